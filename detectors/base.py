@@ -1,0 +1,75 @@
+"""What every detector receives and returns.
+
+A detector is a small class with a ``name``, the event kinds it ``applies_to`` and one
+``detect(ctx)`` entry. It never imports Kafka, faust or prometheus: everything it needs
+arrives through the read-only :class:`DetectContext`, and it only *returns* findings.
+Turning findings into actions is the policy stage's job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    detector: str
+    category: str
+    severity: str
+    rule_id: str
+    # Half-open [start, end) offsets into the *original* event text, never the normalized one.
+    span: tuple[int, int]
+    matched: str
+    legal_basis: str
+    normalized: str = ""
+    confidence: float = 1.0
+    # Detector-specific evidence, e.g. {"field": "price", "spoken": "99", "link": "199"}.
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "detector": self.detector,
+            "category": self.category,
+            "severity": self.severity,
+            "rule_id": self.rule_id,
+            "span": [self.span[0], self.span[1]],
+            "matched": self.matched,
+            "legal_basis": self.legal_basis,
+            "normalized": self.normalized,
+            "confidence": round(self.confidence, 3),
+        }
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PriorMessage:
+    """An earlier message of the same speaker in the same room, for split-message detection."""
+
+    event_id: str
+    ts: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DetectContext:
+    kind: str  # "transcript" | "danmaku"
+    event_id: str
+    room_id: str
+    subject_id: str  # anchor_id for transcripts, user_id for danmaku
+    ts: float  # event time, seconds since the epoch
+    text: str
+    # Same speaker's recent messages in this room, oldest first (danmaku only; may be empty).
+    recent: Sequence[PriorMessage] = ()
+    # Items the room had on screen around ``ts`` (see detectors.products), newest pin first.
+    items: Sequence[Mapping[str, Any]] = ()
+
+
+class Detector(Protocol):
+    name: str
+    applies_to: frozenset[str]
+
+    def detect(self, ctx: DetectContext) -> list[Finding]: ...

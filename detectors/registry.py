@@ -1,0 +1,60 @@
+"""The one place that lists the detectors and runs them.
+
+Disabling a detector is removing its line from ``DETECTORS``. A detector that raises is
+reported and skipped; the others still run (one bad rule must not blind the pipeline).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .base import DetectContext, Detector, Finding
+from .lexicon import LexiconError
+from .link_mismatch import LinkMismatchDetector
+from .offline_trade_lure import OfflineTradeLureDetector
+from .prohibited_claim import ProhibitedClaimDetector
+
+DETECTORS: tuple[Callable[[Path], Detector], ...] = (
+    ProhibitedClaimDetector.load,
+    OfflineTradeLureDetector.load,
+    LinkMismatchDetector.load,
+)
+
+__all__ = ["DetectorSet", "DetectorFailure", "LexiconError", "load_detectors"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorFailure:
+    detector: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSet:
+    detectors: tuple[Detector, ...]
+    version: str
+    _by_kind: dict[str, tuple[Detector, ...]] = field(default_factory=dict, repr=False)
+
+    def run(self, ctx: DetectContext) -> tuple[list[Finding], list[DetectorFailure]]:
+        findings: list[Finding] = []
+        failures: list[DetectorFailure] = []
+        for detector in self._by_kind.get(ctx.kind, ()):
+            try:
+                findings.extend(detector.detect(ctx))
+            except Exception as exc:  # noqa: BLE001 - isolate a faulty detector, report it
+                failures.append(DetectorFailure(detector.name, f"{type(exc).__name__}: {exc}"[:300]))
+        return findings, failures
+
+    def names(self) -> Sequence[str]:
+        return [d.name for d in self.detectors]
+
+
+def load_detectors(lexicon_dir: Path) -> DetectorSet:
+    """Load every registered detector from ``lexicon_dir``; raises LexiconError on a bad file."""
+    detectors = tuple(load(Path(lexicon_dir)) for load in DETECTORS)
+    by_kind: dict[str, tuple[Detector, ...]] = {}
+    for kind in ("transcript", "danmaku"):
+        by_kind[kind] = tuple(d for d in detectors if kind in d.applies_to)
+    version = "+".join(f"{d.name}@{getattr(d, 'version', '?')}" for d in detectors)
+    return DetectorSet(detectors, version, by_kind)

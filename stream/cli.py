@@ -1,0 +1,204 @@
+"""The ``livemod`` command line."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import orjson
+
+from .settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"livemod: configuration error: {exc}") from None
+
+
+def _detectors(settings: Settings, lexicon_dir: Path | None = None):
+    from detectors.registry import LexiconError
+    from .reload import ReloadingDetectors
+
+    try:
+        return ReloadingDetectors(lexicon_dir or settings.lexicon_dir)
+    except LexiconError as exc:
+        raise SystemExit(f"livemod: {exc}") from None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from .agents import Worker
+    from .topics import TopicSetupError, check_topics, wait_for_broker
+
+    settings = _settings()
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def preflight() -> None:
+        await wait_for_broker(settings, settings.startup_deadline_s)
+        await check_topics(settings)
+
+    try:
+        asyncio.run(preflight())
+    except TopicSetupError as exc:
+        print(f"livemod worker: {exc}", file=sys.stderr)
+        return 2
+    worker = Worker(settings)
+    print(f"livemod worker: lexicons {worker.detectors().version}", file=sys.stderr)
+    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from .topics import TOPICS, TopicSetupError, create_topics, topic_configs
+
+    settings = _settings()
+    if args.action == "list":
+        for spec in TOPICS:
+            cfg = topic_configs(spec, settings)
+            print(f"{settings.topic(spec.name):24} partitions={settings.partitions} key={spec.key:24} {cfg}  # {spec.purpose}")
+        return 0
+    try:
+        created = asyncio.run(create_topics(settings))
+    except TopicSetupError as exc:
+        print(f"livemod topics: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {len(created)} topic(s): {', '.join(created) or '-'} (others already existed)")
+    return 0
+
+
+def _input(path: str):
+    return sys.stdin.buffer if path == "-" else open(path, "rb")
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import scan_pipeline, scan_verdicts, verdict_line
+
+    settings = _settings()
+    pipeline = scan_pipeline(_detectors(settings, args.lexicons), settings)
+    out = sys.stdout.buffer
+    with _input(args.file) as fh:
+        for number, _obj, verdict in scan_verdicts(fh, pipeline):
+            out.write(orjson.dumps(verdict_line(number, verdict)) + b"\n")
+    out.flush()
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_report
+
+    settings = _settings()
+    report = evaluate([Path(f) for f in args.files], _detectors(settings, args.lexicons), settings)
+    print(format_report(report, show_mistakes=not args.quiet))
+    return 0
+
+
+def cmd_lexicon_check(args: argparse.Namespace) -> int:
+    from detectors.registry import LexiconError, load_detectors
+
+    directory = Path(args.dir or _settings().lexicon_dir)
+    try:
+        detectors = load_detectors(directory)
+    except LexiconError as exc:
+        print(f"livemod lexicon check: {exc}", file=sys.stderr)
+        return 1
+    print(f"ok: {directory}: {detectors.version}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from .kafka_io import replay
+
+    settings = _settings()
+    with _input(args.file) as fh:
+        sent, skipped = asyncio.run(replay(settings, fh, rate=args.rate))
+    print(f"produced {sent} event(s), skipped {skipped} unreadable line(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from .kafka_io import follow
+    from .render import render
+
+    settings = _settings()
+
+    async def run() -> None:
+        async for topic, record in follow(settings, args.topics, args.from_beginning, args.idle_exit):
+            if args.room and record.get("room_id") != args.room:
+                continue
+            line = orjson.dumps(record).decode() if args.json else render(topic, record, color=sys.stdout.isatty())
+            print(line, flush=True)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_settings(_args: argparse.Namespace) -> int:
+    for name, value in _settings().masked().items():
+        print(f"{name} = {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .topics import OUTPUT_TOPICS
+
+    parser = argparse.ArgumentParser(prog="livemod", description="Real-time moderation for live-stream commerce.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("worker", help="run the stream worker (config from LIVEMOD_* variables)")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("topics", help="create or list livemod's topics")
+    p.add_argument("action", choices=["create", "list"])
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("scan", help="judge a JSONL file of events offline, one verdict per line")
+    p.add_argument("file", nargs="?", default="-")
+    p.add_argument("--lexicons", type=Path, help="lexicon directory (default: LIVEMOD_LEXICON_DIR)")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("eval", help="precision/recall of the detectors on labeled corpus files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--lexicons", type=Path)
+    p.add_argument("--quiet", action="store_true", help="scores only, no list of misses")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("lexicon", help="lexicon tools")
+    p.add_argument("action", choices=["check"])
+    p.add_argument("dir", nargs="?")
+    p.set_defaults(func=cmd_lexicon_check)
+
+    p = sub.add_parser("produce", help="replay a JSONL session into the input topics")
+    p.add_argument("file", nargs="?", default="-")
+    p.add_argument("--rate", type=float, default=0.0, help="events per second (default: as fast as possible)")
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("tail", help="follow output topics")
+    p.add_argument("--topics", nargs="+", default=list(OUTPUT_TOPICS), choices=list(OUTPUT_TOPICS))
+    p.add_argument("--room")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--idle-exit", type=float, default=0.0, help="exit after this many seconds without records")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("settings", help="print the effective settings (secrets masked)")
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

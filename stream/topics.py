@@ -1,0 +1,137 @@
+"""Every topic livemod reads or writes, with partitions, keying and retention, as code.
+
+``livemod topics create`` makes them through the admin client, because the broker has
+``auto.create.topics.enable=false`` and faust tables crash (PartitionsMismatch) unless a
+table's changelog has exactly its source topic's partition count.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    key: str
+    evidence: bool  # carries evidence → retention of at least 60 days (standard 4.3.2.2(4))
+    compacted: bool = False
+    retention_days: int = 7
+    purpose: str = ""
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("live.transcript", "room_id", False, purpose="anchor speech (ASR), one sentence per event"),
+    TopicSpec("live.danmaku", "room_id", False, purpose="viewer comments"),
+    TopicSpec("live.product", "room_id", False, purpose="product link pin/unpin/update"),
+    TopicSpec("mod.detections", "room_id", True, purpose="findings of the detectors, with evidence"),
+    TopicSpec("mod.deadletter", "source_topic:partition", True, purpose="input that could not be decoded, raw bytes + reason"),
+)
+INPUT_TOPICS = tuple(t.name for t in TOPICS if t.name.startswith("live."))
+OUTPUT_TOPICS = tuple(t.name for t in TOPICS if t.name.startswith("mod."))
+
+
+def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    if spec.compacted:
+        return {"cleanup.policy": "compact"}
+    days = max(spec.retention_days, settings.evidence_retention_days) if spec.evidence else spec.retention_days
+    return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
+
+
+class TopicSetupError(RuntimeError):
+    pass
+
+
+async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create missing topics; check existing ones have the expected partition count.
+
+    Returns the full names created. Idempotent: a second run creates nothing.
+    """
+    admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **settings.kafka_client_kwargs())
+    await admin.start()
+    try:
+        existing = await _partition_counts(admin, settings)
+        created: list[str] = []
+        for spec in TOPICS:
+            name = settings.topic(spec.name)
+            if name in existing:
+                if existing[name] != settings.partitions:
+                    raise TopicSetupError(
+                        f"topic {name} has {existing[name]} partitions, expected {settings.partitions}: "
+                        "faust tables need every input topic to have the same count"
+                    )
+                continue
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, settings.partitions, 1, topic_configs=topic_configs(spec, settings))]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+        return created
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, settings: Settings) -> dict[str, int]:
+    names = [settings.topic(spec.name) for spec in TOPICS]
+    existing = set(await admin.list_topics())
+    wanted = [n for n in names if n in existing]
+    if not wanted:
+        return {}
+    described = await admin.describe_topics(wanted)
+    return {d["topic"]: len(d["partitions"]) for d in described}
+
+
+async def check_topics(settings: Settings) -> None:
+    """Fail with a clear message when an input/output topic is missing or mis-partitioned."""
+    admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
+    await admin.start()
+    try:
+        counts = await _partition_counts(admin, settings)
+    finally:
+        await admin.close()
+    missing = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) not in counts]
+    if missing:
+        raise TopicSetupError(f"missing topics {', '.join(missing)}: run `livemod topics create` first")
+    wrong = {n: c for n, c in counts.items() if c != settings.partitions}
+    if wrong:
+        raise TopicSetupError(f"partition counts {wrong} differ from LIVEMOD_PARTITIONS={settings.partitions}")
+
+
+async def wait_for_broker(settings: Settings, deadline_s: float) -> None:
+    """Retry connecting with exponential backoff until ``deadline_s``; raise a clear error then."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    delay = 0.5
+    attempt = 0
+    while True:
+        attempt += 1
+        admin = AIOKafkaAdminClient(request_timeout_ms=5000, **settings.kafka_client_kwargs())
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            left = give_up - loop.time()
+            if left <= 0:
+                raise TopicSetupError(
+                    f"Kafka at {settings.bootstrap_servers} unreachable after {attempt} attempts "
+                    f"in {deadline_s:.0f}s: {type(exc).__name__}: {exc}"
+                ) from None
+            log.warning("Kafka at %s not reachable (%s); retry %d in %.1fs", settings.bootstrap_servers,
+                        type(exc).__name__, attempt, min(delay, left))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 10.0)
+        finally:
+            await admin.close()

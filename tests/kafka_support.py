@@ -1,0 +1,111 @@
+"""Helpers for tests on the real broker: run a worker process, produce raw bytes, collect
+output records until an expected count or a deadline."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from stream.settings import REPO_ROOT, Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        env["LIVEMOD_" + field.name.upper()] = value.value if hasattr(value, "value") else str(value)
+    return env
+
+
+class WorkerProcess:
+    """``livemod worker`` as a real child process; ready once faust says so."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 90.0) -> "WorkerProcess":
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream.cli", "worker"],
+            cwd=REPO_ROOT, env=settings_env(self.settings), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            if "Worker]: Ready" in self.output():
+                return self
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {ready_timeout}s:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def __enter__(self) -> "WorkerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+    """Send (logical topic, key, raw value) in order and wait until all are acknowledged."""
+    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_kwargs())
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send(settings.topic(topic), value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def collect(settings: Settings, topic: str, expected: int, timeout: float = 60.0,
+                  settle: float = 2.0) -> list[dict[str, Any]]:
+    """Read ``topic`` from the beginning until ``expected`` records arrived (then ``settle``
+    more seconds, to catch extras that should not be there) or ``timeout`` passed."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), group_id=None, auto_offset_reset="earliest",
+                                **settings.kafka_client_kwargs())
+    await consumer.start()
+    records: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        while time.monotonic() < (settle_until or deadline):
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(orjson.loads(r.value) for r in recs)
+            if settle_until is None and len(records) >= expected:
+                settle_until = time.monotonic() + settle
+    finally:
+        await consumer.stop()
+    return records
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
