@@ -28,6 +28,15 @@ class Finding:
     # Detector-specific evidence, e.g. {"field": "price", "spoken": "99", "link": "199"}.
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Finding":
+        return cls(
+            detector=d["detector"], category=d["category"], severity=d["severity"], rule_id=d["rule_id"],
+            span=(int(d["span"][0]), int(d["span"][1])), matched=d["matched"], legal_basis=d["legal_basis"],
+            normalized=d.get("normalized", ""), confidence=float(d.get("confidence", 1.0)),
+            details=d.get("details") or {},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "detector": self.detector,

@@ -56,5 +56,5 @@ def load_detectors(lexicon_dir: Path) -> DetectorSet:
     by_kind: dict[str, tuple[Detector, ...]] = {}
     for kind in ("transcript", "danmaku"):
         by_kind[kind] = tuple(d for d in detectors if kind in d.applies_to)
-    version = "+".join(f"{d.name}@{getattr(d, 'version', '?')}" for d in detectors)
+    version = "+".join(d.version for d in detectors)  # each is name@version+digest
     return DetectorSet(detectors, version, by_kind)

@@ -1,13 +1,14 @@
-"""The worker: input topics → :class:`~stream.pipeline.Pipeline` → output topics.
+"""The worker: input topics → :class:`~stream.pipeline.Pipeline` → ``mod.enforce`` →
+:class:`~stream.pipeline.Enforcer` → output topics.
 
-One agent consumes the three input topics (all keyed by room, same partition count) in
-batches, hands each raw message to the pipeline and publishes what it returns. Decoding
-happens per event inside the loop: a faust agent that raises acks the event (lost) and
-restarts, so nothing here may raise for bad input.
+Each agent consumes in batches and hands each raw message to its stage, then publishes what
+the stage returns. Decoding happens per event inside the loop: a faust agent that raises
+acks the event (lost) and restarts, so nothing here may raise for bad input.
 """
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from typing import Any
 
@@ -16,9 +17,12 @@ import orjson
 from faust.streams import _current_event
 
 from .app import create_app
-from .pipeline import INPUT_KINDS, Pipeline, Source, Stores
+from .banlist import BanlistFollower
+from .enforcement import system_alert
+from .pipeline import ENFORCE_TOPIC, INPUT_KINDS, Enforcer, Pipeline, Source, Stores
 from .recent import RecentMessages
-from .reload import ReloadingDetectors
+from .records import Output
+from .rules import ReloadingRules
 from .settings import Settings
 from .topics import OUTPUT_TOPICS
 
@@ -29,37 +33,70 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        self.detectors = ReloadingDetectors(settings.lexicon_dir)
-        self.rooms = self.app.Table(
-            "rooms", default=None, partitions=settings.partitions, key_serializer="raw", value_serializer="json"
-        )
-        self.pipeline = Pipeline(
-            self.detectors,
-            settings,
-            Stores(rooms=self.rooms, recent=RecentMessages(settings.split_window_s, settings.split_window_messages)),
-        )
-        self._logical = {settings.topic(name): name for name in (*INPUT_KINDS, *OUTPUT_TOPICS)}
-        inputs = self.app.topic(*(settings.topic(name) for name in INPUT_KINDS))
-        self.outputs = {name: self.app.topic(settings.topic(name)) for name in OUTPUT_TOPICS}
-        self.app.agent(inputs, name="moderate")(self.moderate)
-        if settings.reload_interval > 0:
-            self.app.timer(settings.reload_interval)(self.reload_lexicons)
+        self.rules = ReloadingRules(settings.lexicon_dir)
+        n = settings.partitions
 
-    async def moderate(self, stream: faust.StreamT[Any]) -> None:
-        settings = self.settings
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        def table(name: str) -> Any:
+            # JSON keys, not raw: raw keys come back as bytes after changelog recovery.
+            return self.app.Table(name, default=None, partitions=n,
+                                  schema=faust.Schema(key_serializer="json", value_serializer="json"))
+
+        self.stores = Stores(
+            rooms=table("rooms"), reports=table("reports"), history=table("history"), bans={},
+            recent=RecentMessages(settings.split_window_s, settings.split_window_messages),
+            # One breaker per worker process: the cap is per process (see README).
+            breaker=self.rules().policy.breaker(),
+        )
+        self.pipeline = Pipeline(self.rules, settings, self.stores)
+        self.enforcer = Enforcer(self.rules, self.stores)
+        self.banlist = BanlistFollower(settings, self.stores.bans)
+        self._logical = {settings.topic(name): name for name in (*INPUT_KINDS, *OUTPUT_TOPICS)}
+        self.outputs = {name: self.app.topic(settings.topic(name)) for name in OUTPUT_TOPICS}
+        self.app.agent(self.app.topic(*(settings.topic(name) for name in INPUT_KINDS)), name="moderate")(self.moderate)
+        self.app.agent(self.outputs[ENFORCE_TOPIC], name="enforce")(self.enforce)
+        self.app.task(self.banlist.run)
+        if settings.reload_interval > 0:
+            self.app.timer(settings.reload_interval)(self.reload_rules)
+
+    async def _batches(self, stream: faust.StreamT[Any]) -> Any:
+        async for batch in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
             for event in batch:
                 # Table writes go to the changelog partition of the *current* event; in a
                 # batch faust's current event is the last buffered one, so set it per event.
                 _current_event.set(weakref.ref(event))
-                message = event.message
-                source = Source(self._logical.get(message.topic, message.topic), message.partition,
-                                message.offset, message.key)
-                verdict = self.pipeline.handle_raw(message.value, source)
-                for out in verdict.outputs:
-                    await self.outputs[out.topic].send(key=out.key.encode(), value=orjson.dumps(out.value))
+                yield event.message
 
-    async def reload_lexicons(self) -> None:
-        if self.detectors.changed():
-            # Compiling automata takes a moment; keep the event loop (and heartbeats) free.
-            await self.app.loop.run_in_executor(None, self.detectors.reload)
+    async def _publish(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            await self.outputs[out.topic].send(key=out.key.encode(), value=orjson.dumps(out.value))
+
+    async def moderate(self, stream: faust.StreamT[Any]) -> None:
+        ready = self.banlist.ready
+        async for message in self._batches(stream):
+            if not ready.is_set():  # the first events wait until the ban list has been read
+                await ready.wait()
+            source = Source(self._logical.get(message.topic, message.topic), message.partition, message.offset,
+                            message.key)
+            await self._publish(self.pipeline.handle_raw(message.value, source).outputs)
+
+    async def enforce(self, stream: faust.StreamT[Any]) -> None:
+        async for message in self._batches(stream):
+            try:
+                outputs = self.enforcer.handle(orjson.loads(message.value))
+            except Exception as exc:  # noqa: BLE001 - our own records; a failure here is a bug
+                log.exception("enforcement failed on %s[%d]@%d", message.topic, message.partition, message.offset)
+                outputs = [system_alert("enforcement_error", "critical", f"enforcement failed: {type(exc).__name__}",
+                                        f"{message.topic}:{message.partition}:{message.offset}", time.time(),
+                                        partition=message.partition, offset=message.offset)]
+            await self._publish(outputs)
+
+    async def reload_rules(self) -> None:
+        if not self.rules.changed():
+            return
+        # Compiling automata takes a moment; keep the event loop (and heartbeats) free.
+        result = await self.app.loop.run_in_executor(None, self.rules.reload)
+        if result.error:
+            await self._publish([system_alert(
+                "rulebook_reload_rejected", "high",
+                f"lexicon/policy reload rejected, still serving {self.rules().lexicon_version}: {result.error}",
+                result.error, time.time(), error=result.error)])

@@ -28,6 +28,7 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
 
 
 def create_app(settings: Settings) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.topic_prefix + settings.app_id,
         broker=[f"kafka://{hp}" for hp in settings.bootstrap_servers.split(",")],

@@ -20,13 +20,12 @@ def _settings() -> Settings:
         raise SystemExit(f"livemod: configuration error: {exc}") from None
 
 
-def _detectors(settings: Settings, lexicon_dir: Path | None = None):
-    from detectors.registry import LexiconError
-    from .reload import ReloadingDetectors
+def _rules(settings: Settings, lexicon_dir: Path | None = None):
+    from .rules import ReloadingRules, RulebookError
 
     try:
-        return ReloadingDetectors(lexicon_dir or settings.lexicon_dir)
-    except LexiconError as exc:
+        return ReloadingRules(lexicon_dir or settings.lexicon_dir)
+    except RulebookError as exc:
         raise SystemExit(f"livemod: {exc}") from None
 
 
@@ -49,7 +48,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"livemod worker: {exc}", file=sys.stderr)
         return 2
     worker = Worker(settings)
-    print(f"livemod worker: lexicons {worker.detectors().version}", file=sys.stderr)
+    print(f"livemod worker: lexicons {worker.rules().lexicon_version}; policy {worker.rules().policy_version}",
+          file=sys.stderr)
     faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
@@ -77,13 +77,13 @@ def _input(path: str):
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .scan import scan_pipeline, scan_verdicts, verdict_line
+    from .scan import scan_verdicts, scanner, verdict_line
 
     settings = _settings()
-    pipeline = scan_pipeline(_detectors(settings, args.lexicons), settings)
+    scan = scanner(_rules(settings, args.lexicons), settings)
     out = sys.stdout.buffer
     with _input(args.file) as fh:
-        for number, _obj, verdict in scan_verdicts(fh, pipeline):
+        for number, _obj, verdict in scan_verdicts(fh, scan):
             out.write(orjson.dumps(verdict_line(number, verdict)) + b"\n")
     out.flush()
     return 0
@@ -93,21 +93,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report
 
     settings = _settings()
-    report = evaluate([Path(f) for f in args.files], _detectors(settings, args.lexicons), settings)
+    report = evaluate([Path(f) for f in args.files], _rules(settings, args.lexicons), settings)
     print(format_report(report, show_mistakes=not args.quiet))
     return 0
 
 
 def cmd_lexicon_check(args: argparse.Namespace) -> int:
-    from detectors.registry import LexiconError, load_detectors
+    from .rules import RulebookError, load_rulebook
 
     directory = Path(args.dir or _settings().lexicon_dir)
     try:
-        detectors = load_detectors(directory)
-    except LexiconError as exc:
+        rules = load_rulebook(directory)
+    except RulebookError as exc:
         print(f"livemod lexicon check: {exc}", file=sys.stderr)
         return 1
-    print(f"ok: {directory}: {detectors.version}")
+    print(f"ok: {directory}: lexicons {rules.lexicon_version}; policy {rules.policy_version}")
+    return 0
+
+
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    from .policy_tests import main as policy_tests_main
+
+    return policy_tests_main([args.file, *(["--policy", args.policy] if args.policy else [])])
+
+
+def _operator(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.operator or getpass.getuser()
+
+
+def cmd_signal(args: argparse.Namespace) -> int:
+    import time
+
+    from .enforcement import manual_signal
+    from .kafka_io import publish
+
+    settings = _settings()
+    op = "cut" if args.command == "cutoff" else "restore"
+    outputs = manual_signal(op, args.room, args.reason, _operator(args), round(time.time(), 3))
+    asyncio.run(publish(settings, outputs))
+    print(f"{op} signal for room {args.room} published ({outputs[0].value['cutoff_id']}), audited on mod.actions")
+    return 0
+
+
+def cmd_ban(args: argparse.Namespace) -> int:
+    import time
+
+    from .kafka_io import publish_ban
+    from .policy import ban_key
+
+    settings = _settings()
+    key = ban_key(args.role, args.subject)
+    value = None
+    if args.action == "add":
+        expires = None if args.days is None else round(time.time() + args.days * 86400, 3)
+        value = {"role": args.role, "subject_id": args.subject, "reason": args.reason,
+                 "expires_at": expires, "operator": _operator(args)}
+    asyncio.run(publish_ban(settings, key, value))
+    print(f"{'banned' if value else 'lifted ban on'} {key}")
     return 0
 
 
@@ -123,13 +167,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     from .kafka_io import follow
-    from .render import render
+    from .render import matches, render
 
     settings = _settings()
 
     async def run() -> None:
         async for topic, record in follow(settings, args.topics, args.from_beginning, args.idle_exit):
-            if args.room and record.get("room_id") != args.room:
+            if not matches(record, room=args.room, severity=args.severity, detector=args.detector,
+                           measure=args.measure):
                 continue
             line = orjson.dumps(record).decode() if args.json else render(topic, record, color=sys.stdout.isatty())
             print(line, flush=True)
@@ -177,14 +222,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?")
     p.set_defaults(func=cmd_lexicon_check)
 
+    p = sub.add_parser("policy", help="policy tools")
+    p.add_argument("action", choices=["test"])
+    p.add_argument("file", nargs="?", default="lexicons/policy_tests.yaml")
+    p.add_argument("--policy", help="policy file (default: the test file's 'policy:')")
+    p.set_defaults(func=cmd_policy_test)
+
+    for name, what in (("cutoff", "publish a manual cutoff signal for a room"),
+                       ("restore", "publish a manual restore signal for a room")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("room")
+        p.add_argument("--reason", required=True)
+        p.add_argument("--operator", help="who is acting (default: the login name)")
+        p.set_defaults(func=cmd_signal)
+
+    p = sub.add_parser("ban", help="add or lift a market ban (mod.banlist)")
+    p.add_argument("action", choices=["add", "lift"])
+    p.add_argument("--role", choices=["anchor", "merchant"], required=True)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--reason", default="")
+    p.add_argument("--days", type=float, help="ban length in days (default: no expiry)")
+    p.add_argument("--operator")
+    p.set_defaults(func=cmd_ban)
+
     p = sub.add_parser("produce", help="replay a JSONL session into the input topics")
     p.add_argument("file", nargs="?", default="-")
     p.add_argument("--rate", type=float, default=0.0, help="events per second (default: as fast as possible)")
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("tail", help="follow output topics")
-    p.add_argument("--topics", nargs="+", default=list(OUTPUT_TOPICS), choices=list(OUTPUT_TOPICS))
+    p.add_argument("--topics", nargs="+", default=[t for t in OUTPUT_TOPICS if t != "mod.enforce"],
+                   choices=[*OUTPUT_TOPICS, "mod.banlist"])
     p.add_argument("--room")
+    p.add_argument("--severity", choices=["low", "medium", "high", "critical"], help="alerts at or above")
+    p.add_argument("--detector")
+    p.add_argument("--measure")
     p.add_argument("--json", action="store_true")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-exit", type=float, default=0.0, help="exit after this many seconds without records")

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from detectors.registry import DetectorSet
-
-from .scan import scan_pipeline, scan_verdicts
+from .rules import Rulebook
+from .scan import scanner, scan_verdicts
 from .settings import Settings
 
 
@@ -68,17 +67,17 @@ def _count(table: dict[str, Score], key: str, expected: bool, predicted: bool) -
         score.fn += 1
 
 
-def evaluate(files: Iterable[Path], detectors: Callable[[], DetectorSet], settings: Settings) -> Report:
+def evaluate(files: Iterable[Path], rules: Callable[[], Rulebook], settings: Settings) -> Report:
     report = Report()
-    names = list(detectors().names())
+    names = list(rules().detectors.names())
     for path in files:
-        pipeline = scan_pipeline(detectors, settings)
+        scan = scanner(rules, settings)
         with open(path, "rb") as fh:
-            for number, obj, verdict in scan_verdicts(fh, pipeline):
+            for number, obj, verdict in scan_verdicts(fh, scan):
                 if verdict.error is not None:
                     report.errors.append(f"{path}:{number}: {verdict.error}")
                     continue
-                if "expect" not in obj or verdict.event is None or verdict.event.kind == "product":
+                if "expect" not in obj or verdict.event is None or verdict.event.kind not in ("transcript", "danmaku"):
                     continue
                 report.scored_events += 1
                 expected = {(e["detector"], e["category"]) for e in obj["expect"]}

@@ -96,7 +96,30 @@ class ProductEvent:
         }
 
 
-Event = Transcript | Danmaku | ProductEvent
+# User report reasons (standard 4.3.3.1(2), 4.4.2); the first three must be handled in real time.
+REPORT_REASONS = ("banned_goods", "pornography", "vulgar", "fraud", "offline_trade", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    event_id: str
+    room_id: str
+    reporter_id: str
+    ts: float
+    reason: str
+    text: str = ""
+    kind = "report"
+
+    @property
+    def subject_id(self) -> str:
+        return self.reporter_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "room_id": self.room_id, "reporter_id": self.reporter_id,
+                "ts": self.ts, "reason": self.reason, "text": self.text}
+
+
+Event = Transcript | Danmaku | ProductEvent | Report
 
 
 def _field(obj: Mapping[str, Any], name: str, types: type | tuple[type, ...], kind: str) -> Any:
@@ -166,10 +189,28 @@ def _product(obj: Mapping[str, Any]) -> ProductEvent:
     )
 
 
+def _report(obj: Mapping[str, Any]) -> Report:
+    reason = _field(obj, "reason", str, "report")
+    if reason not in REPORT_REASONS:
+        raise DecodeError("wrong_type", f"report.reason must be one of {', '.join(REPORT_REASONS)}, got {reason[:32]!r}")
+    text = obj.get("text") or ""
+    if not isinstance(text, str):
+        raise DecodeError("wrong_type", "report.text must be a string")
+    return Report(
+        event_id=_id(obj, "event_id", "report"),
+        room_id=_id(obj, "room_id", "report"),
+        reporter_id=_id(obj, "reporter_id", "report"),
+        ts=_ts(obj, "report"),
+        reason=reason,
+        text=text,
+    )
+
+
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
     "transcript": _text_event(Transcript, "anchor_id"),
     "danmaku": _text_event(Danmaku, "user_id"),
     "product": _product,
+    "report": _report,
 }
 
 

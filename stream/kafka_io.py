@@ -9,6 +9,8 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from .banlist import TOPIC as BANLIST
+from .records import Output
 from .scan import TOPIC_FOR_TYPE
 from .settings import Settings
 
@@ -45,6 +47,20 @@ async def replay(settings: Settings, lines: Iterable[bytes], rate: float = 0.0) 
                     await asyncio.sleep(ahead)
         await prod.flush()
     return sent, skipped
+
+
+async def publish(settings: Settings, outputs: Sequence[Output]) -> None:
+    async with producer(settings) as prod:
+        for out in outputs:
+            await prod.send(settings.topic(out.topic), orjson.dumps(out.value), key=out.key.encode())
+        await prod.flush()
+
+
+async def publish_ban(settings: Settings, key: str, value: dict[str, Any] | None) -> None:
+    """A ban (value) or its lifting (tombstone) on the compacted ban list."""
+    async with producer(settings) as prod:
+        await prod.send_and_wait(settings.topic(BANLIST), None if value is None else orjson.dumps(value),
+                                 key=key.encode())
 
 
 async def follow(

@@ -1,9 +1,17 @@
-"""From one raw input message to the records it causes: decode → state → detect → outputs.
+"""From one raw input message to the records it causes. Read this with ``stream/topics.py``
+and ``stream/agents.py``: together they are the whole path of an event.
 
-This is the whole judgement path and it knows nothing of Kafka: the faust agent
-(``stream.agents``) and ``livemod scan`` both drive it, so the worker and the offline scan
-give the same verdicts for the same events. State lives in mappings the caller provides
-(faust tables in the worker, dicts in scan).
+Two stages, because state lives with two different keys:
+
+1. :meth:`Pipeline.handle_raw` — per **room** (the input topics' key): decode, product
+   state, detectors, user reports, the market-ban check. Emits detections, dead letters,
+   room-level decisions, and one *enforcement request* per subject with findings.
+2. :meth:`Enforcer.handle` — per **subject** (``role:id``): the subject's history across
+   rooms and the policy ladder turn a request into actions, alerts and cutoff signals.
+
+The worker carries requests from stage 1 to stage 2 through the ``mod.enforce`` topic,
+keyed by subject; ``livemod scan`` hands them over in-process. Neither stage knows Kafka:
+state is whatever MutableMapping the caller provides (faust tables or dicts).
 """
 from __future__ import annotations
 
@@ -14,11 +22,14 @@ from typing import Any, Callable, MutableMapping, Sequence
 
 from detectors.base import DetectContext, Finding, PriorMessage
 from detectors.products import ProductEventError, apply_product_event, items_at
-from detectors.registry import DetectorFailure, DetectorSet
+from detectors.registry import DetectorFailure
 
-from .events import DecodeError, Event, ProductEvent, decode_object, parse_json
+from .enforcement import decision_outputs
+from .events import DecodeError, Event, ProductEvent, Report, decode_object, parse_json
+from .policy import CutoffBreaker, Decision, ReportError, subjects_for
 from .recent import RecentMessages
 from .records import DeadLetter, DetectionRecord, Output
+from .rules import Rulebook
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,7 +39,9 @@ INPUT_KINDS = {
     "live.transcript": "transcript",
     "live.danmaku": "danmaku",
     "live.product": "product",
+    "live.report": "report",
 }
+ENFORCE_TOPIC = "mod.enforce"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +65,30 @@ class Verdict:
 
 @dataclass(slots=True)
 class Stores:
-    """Per-room state the pipeline reads and writes; any MutableMapping works."""
+    """State the stages read and write; any MutableMapping works."""
 
-    rooms: MutableMapping[str, Any]
+    rooms: MutableMapping[str, Any]  # room_id → {"products", "anchor_id", "merchant_id"}
+    reports: MutableMapping[str, Any]  # room_id → report history (policy)
+    history: MutableMapping[str, Any]  # "role:id" → enforcement history (policy)
+    bans: MutableMapping[str, Any]  # "role:id" → market-ban entry
     recent: RecentMessages
+    breaker: CutoffBreaker
+
+
+def subject_key(role: str, subject_id: str) -> str:
+    return f"{role}:{subject_id}"
 
 
 class Pipeline:
-    def __init__(self, detectors: Callable[[], DetectorSet], settings: Settings, stores: Stores) -> None:
-        # A callable, not a DetectorSet: hot reload swaps what it returns between events.
-        self._detectors = detectors
+    """Stage 1, keyed by room."""
+
+    def __init__(self, rules: Callable[[], Rulebook], settings: Settings, stores: Stores,
+                 clock: Callable[[], float] = time.time) -> None:
+        # A callable, not a Rulebook: hot reload swaps what it returns between events.
+        self._rules = rules
         self.settings = settings
         self.stores = stores
+        self._clock = clock
 
     def handle_raw(self, raw: bytes, source: Source) -> Verdict:
         """Decode and judge one message from an input topic; bad input becomes a dead letter."""
@@ -92,29 +117,63 @@ class Pipeline:
             detail=exc.detail,
             raw=raw,
             key=source.key,
-            received_at=round(time.time(), 3),
+            received_at=round(self._clock(), 3),
         )
         return Verdict(event=None, outputs=[record.output()], error=exc)
 
     def handle(self, event: Event) -> Verdict:
         if isinstance(event, ProductEvent):
             return self._product(event)
+        if isinstance(event, Report):
+            return self._report(event)
         return self._speech(event)
 
+    def _room(self, room_id: str) -> dict[str, Any]:
+        return self.stores.rooms.get(room_id) or {"products": None, "anchor_id": None, "merchant_id": None}
+
+    def _decided(self, decisions: Sequence[Decision], rules: Rulebook) -> list[Output]:
+        decisions, alerts = self.stores.breaker.apply(decisions)
+        return decision_outputs(decisions, alerts, rules.lexicon_version, round(self._clock(), 3))
+
     def _product(self, event: ProductEvent) -> Verdict:
-        rooms = self.stores.rooms
+        room = self._room(event.room_id)
         try:
-            state = apply_product_event(rooms.get(event.room_id), event.to_dict(), keep_s=self.settings.product_grace_s * 6)
+            products = apply_product_event(room["products"], event.to_dict(), keep_s=self.settings.product_grace_s * 6)
         except ProductEventError as exc:
             # The codec validated the item already; this is a state-level refusal. Either
             # way the room keeps its previous state.
             raise DecodeError("invalid_item", exc.reason) from exc
-        rooms[event.room_id] = state
-        return Verdict(event=event)
+        self.stores.rooms[event.room_id] = {**room, "products": products, "merchant_id": event.merchant_id}
+        rules = self._rules()
+        bans = rules.policy.decide_ban(self.stores.bans, "product", event.to_dict())
+        return Verdict(event=event, outputs=self._decided(bans, rules) if bans else [])
+
+    def _report(self, event: Report) -> Verdict:
+        rules = self._rules()
+        room = self._room(event.room_id)
+        try:
+            decisions, history = rules.policy.decide_report(
+                event.to_dict(), self.stores.reports.get(event.room_id), room["anchor_id"])
+        except ReportError as exc:
+            raise DecodeError("wrong_type", str(exc)) from exc
+        self.stores.reports[event.room_id] = history
+        return Verdict(event=event, outputs=self._decided(decisions, rules) if decisions else [])
 
     def _speech(self, event: Event) -> Verdict:
+        rules = self._rules()
+        room = self._room(event.room_id)
+        outputs: list[Output] = []
         recent: Sequence[PriorMessage] = ()
-        if event.kind == "danmaku":
+        if event.kind == "transcript":
+            if room["anchor_id"] != event.subject_id:  # written only on change: tables cost a changelog write
+                room = {**room, "anchor_id": event.subject_id}
+                self.stores.rooms[event.room_id] = room
+            bans = rules.policy.decide_ban(self.stores.bans, "transcript",
+                                           {"event_id": event.event_id, "room_id": event.room_id,
+                                            "anchor_id": event.subject_id, "ts": event.ts})
+            if bans:
+                outputs += self._decided(bans, rules)
+        else:
             recent = self.stores.recent.recent(event.room_id, event.subject_id, event.ts)
         ctx = DetectContext(
             kind=event.kind,
@@ -124,25 +183,52 @@ class Pipeline:
             ts=event.ts,
             text=event.text,
             recent=recent,
-            items=items_at(self.stores.rooms.get(event.room_id), event.ts, self.settings.product_grace_s),
+            items=items_at(room["products"], event.ts, self.settings.product_grace_s),
         )
-        detectors = self._detectors()
-        findings, failures = detectors.run(ctx)
+        findings, failures = rules.detectors.run(ctx)
         for failure in failures:
             log.error("detector %s failed on event %s: %s", failure.detector, event.event_id, failure.error)
         if event.kind == "danmaku":
             self.stores.recent.add(event.room_id, event.subject_id, PriorMessage(event.event_id, event.ts, event.text))
-        verdict = Verdict(event=event, findings=findings, failures=failures)
         if findings:
-            record = DetectionRecord(
-                source=event.kind,
-                event_id=event.event_id,
-                room_id=event.room_id,
-                subject_id=event.subject_id,
-                ts=event.ts,
-                text=event.text,
-                findings=findings,
-                lexicon_version=detectors.version,
-            )
-            verdict.outputs.append(record.output())
-        return verdict
+            outputs.append(DetectionRecord(
+                source=event.kind, event_id=event.event_id, room_id=event.room_id,
+                subject_id=event.subject_id, ts=event.ts, text=event.text, findings=findings,
+                lexicon_version=rules.lexicon_version,
+            ).output())
+            for role, subject_id, subject_findings in subjects_for(event.kind, event.subject_id, findings,
+                                                                    room["merchant_id"]):
+                outputs.append(Output(ENFORCE_TOPIC, subject_key(role, subject_id), {
+                    "role": role, "subject_id": subject_id, "room_id": event.room_id,
+                    "event_id": event.event_id, "ts": event.ts, "text": event.text,
+                    "findings": [f.to_dict() for f in subject_findings],
+                    "lexicon_version": rules.lexicon_version,
+                }))
+        return Verdict(event=event, findings=findings, outputs=outputs, failures=failures)
+
+
+class Enforcer:
+    """Stage 2, keyed by subject: history + policy ladder → actions, alerts, cutoffs."""
+
+    def __init__(self, rules: Callable[[], Rulebook], stores: Stores, clock: Callable[[], float] = time.time) -> None:
+        self._rules = rules
+        self.stores = stores
+        self._clock = clock
+
+    def handle(self, request: dict[str, Any]) -> list[Output]:
+        rules = self._rules()
+        key = subject_key(request["role"], request["subject_id"])
+        history = self.stores.history.get(key)
+        decisions, new_history = rules.policy.decide(
+            request["role"], request["subject_id"], request["room_id"],
+            [Finding.from_dict(f) for f in request["findings"]],
+            request["event_id"], float(request["ts"]), request["text"], history,
+        )
+        if not new_history.get("hits"):
+            self.stores.history.pop(key, None)  # nothing in any window: keep state bounded
+        elif new_history != history:
+            self.stores.history[key] = new_history
+        decisions, alerts = self.stores.breaker.apply(decisions)
+        return decision_outputs(decisions, alerts, request.get("lexicon_version", rules.lexicon_version),
+                                round(self._clock(), 3))
+

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from .settings import Settings
 
@@ -34,11 +34,18 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("live.transcript", "room_id", False, purpose="anchor speech (ASR), one sentence per event"),
     TopicSpec("live.danmaku", "room_id", False, purpose="viewer comments"),
     TopicSpec("live.product", "room_id", False, purpose="product link pin/unpin/update"),
+    TopicSpec("live.report", "room_id", False, purpose="user reports about a room (4.3.3.1(2), 4.4.2)"),
     TopicSpec("mod.detections", "room_id", True, purpose="findings of the detectors, with evidence"),
+    TopicSpec("mod.enforce", "role:subject_id", True, purpose="internal: findings re-keyed by subject for the policy stage"),
+    TopicSpec("mod.actions", "room_id", True, purpose="enforcement measures (4.3.3.2), automatic and manual, audited"),
+    TopicSpec("mod.alerts", "room_id", True, purpose="alerts for on-call moderators"),
+    TopicSpec("mod.cutoff", "room_id", True, purpose="real-time cutoff/restore signals for the streaming infrastructure (4.4.3)"),
     TopicSpec("mod.deadletter", "source_topic:partition", True, purpose="input that could not be decoded, raw bytes + reason"),
+    TopicSpec("mod.banlist", "role:subject_id", True, compacted=True, purpose="market-ban list (8.2(2), 8.3(3)); null value lifts a ban"),
 )
 INPUT_TOPICS = tuple(t.name for t in TOPICS if t.name.startswith("live."))
-OUTPUT_TOPICS = tuple(t.name for t in TOPICS if t.name.startswith("mod."))
+# What the worker publishes (mod.banlist is written by operators, read by the worker).
+OUTPUT_TOPICS = ("mod.detections", "mod.enforce", "mod.actions", "mod.alerts", "mod.cutoff", "mod.deadletter")
 
 
 def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
@@ -71,13 +78,17 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                         "faust tables need every input topic to have the same count"
                     )
                 continue
-            try:
-                await admin.create_topics(
-                    [NewTopic(name, settings.partitions, 1, topic_configs=topic_configs(spec, settings))]
-                )
+            response = await admin.create_topics(
+                [NewTopic(name, settings.partitions, 1, topic_configs=topic_configs(spec, settings))]
+            )
+            # aiokafka returns per-topic error codes instead of raising.
+            for topic_error in response.topic_errors:
+                error = for_code(topic_error[1])
+                if error is TopicAlreadyExistsError:  # another process won the race
+                    continue
+                if topic_error[1] != 0:
+                    raise TopicSetupError(f"cannot create {topic_error[0]}: {error.__name__} {topic_error[2:]}")
                 created.append(name)
-            except TopicAlreadyExistsError:  # another process won the race
-                pass
         return created
     finally:
         await admin.close()

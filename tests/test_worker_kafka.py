@@ -8,10 +8,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from stream.reload import ReloadingDetectors
-from stream.scan import scan_pipeline, scan_verdicts
+from stream.rules import ReloadingRules
+from stream.scan import scan_verdicts, scanner
 from stream.settings import Settings
 from stream.topics import TOPICS, create_topics
 
@@ -31,9 +32,9 @@ def fixture_messages() -> list[tuple[str, bytes, bytes]]:
 
 
 def scan_detections(settings: Settings) -> dict[str, set[tuple[str, str, str]]]:
-    pipeline = scan_pipeline(ReloadingDetectors(settings.lexicon_dir), settings)
+    scan = scanner(ReloadingRules(settings.lexicon_dir), settings)
     found: dict[str, set[tuple[str, str, str]]] = {}
-    for _n, _obj, verdict in scan_verdicts(FIXTURE.read_bytes().splitlines(), pipeline):
+    for _n, _obj, verdict in scan_verdicts(FIXTURE.read_bytes().splitlines(), scan):
         if verdict.findings:
             found[verdict.event.event_id] = {(f.detector, f.category, f.rule_id) for f in verdict.findings}
     return found

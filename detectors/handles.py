@@ -1,0 +1,72 @@
+"""Find and validate contact handles: mainland mobile numbers, QQ numbers, WeChat ids.
+
+Works on the digit-folded normalized view (``normalize(text, fold_digits=True).text``), where
+一三八 一二三四 五六七八, ①③⑧ and 138-1234-5678 all read 13812345678. The formats are
+facts of those systems, not policy; which contact word may carry which format, and how far a
+handle may sit from it, are lexicon data.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from detectors.normalize import Normalized
+
+FORMATS: dict[str, re.Pattern[str]] = {
+    "mobile": re.compile(r"(?:86)?1[3-9][0-9]{9}"),
+    "qq": re.compile(r"[1-9][0-9]{4,10}"),
+    # WeChat ids are 6-20 chars starting with a letter; _ and - were dropped by normalize.
+    "wechat_id": re.compile(r"[a-z][a-z0-9]{5,19}"),
+}
+# A standalone mobile number: not glued to other digits or letters (order numbers, SKUs).
+_MOBILE_ANYWHERE = re.compile(r"(?<![0-9a-z])(?:86)?1[3-9][0-9]{9}(?![0-9])")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_ID_JOINERS = frozenset("_-＿－")  # normalize drops them; full-width ones included
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    format: str
+    start: int  # [start, end) in the normalized view
+    end: int
+    value: str
+
+
+def handle_after(norm: Normalized, view: str, pos: int, window: int,
+                 formats: Iterable[str]) -> Handle | None:
+    """The handle starting at most ``window`` chars after ``pos``, if one of ``formats`` fits.
+
+    Only non-alphanumeric chars (号, 是, 搜 …) may sit in between, so the search never jumps
+    over an unrelated number to reach a later one.
+    """
+    limit = min(pos + window + 1, len(view))
+    start = next((i for i in range(pos, limit) if view[i].isascii() and view[i].isalnum()), None)
+    if start is None:
+        return None
+    match = _TOKEN.match(view, start)
+    assert match is not None  # view[start] is an ASCII letter or digit
+    end = _cut_at_gap(norm, start, match.end()) if view[start].isalpha() else match.end()
+    token = view[start:end]
+    for fmt in formats:
+        if FORMATS[fmt].fullmatch(token):
+            return Handle(fmt, start, end, token)
+    return None
+
+
+def mobiles(view: str) -> Iterator[Handle]:
+    """Every standalone mainland mobile number in ``view``."""
+    for m in _MOBILE_ANYWHERE.finditer(view):
+        yield Handle("mobile", m.start(), m.end(), m.group())
+
+
+def _cut_at_gap(norm: Normalized, start: int, end: int) -> int:
+    """End a letter-led id where the original had a space or punctuation (vx abc123 thanks):
+    normalize glued the words together, the original still separates them. Digits are not
+    cut, because numbers are written in groups (138 1234 5678)."""
+    offsets, original = norm.offsets, norm.original
+    for i in range(start + 1, end):
+        gap = original[offsets[i - 1] + 1:offsets[i]]
+        if gap and not set(gap) <= _ID_JOINERS:
+            return i
+    return end

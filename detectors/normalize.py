@@ -1,0 +1,185 @@
+"""Fold Chinese live-stream text into one canonical form for matching, keeping the way back.
+
+``normalize(text)`` applies, per code point and in one ``str.translate`` pass (C speed):
+
+* NFKC (full/half width, ligatures, math alphanumerics 𝐳𝐮𝐢 → zui, ① → 1, ⑴ → 1, ² → 2),
+  lowercase, and Latin accents stripped (wēixìn → weixin);
+* traditional → simplified, from the official OpenCC ``t2s`` conversion applied to each
+  character of planes 0–2 once at import. OpenCC is phrase-based; converting char by char keeps
+  the length fixed (so offsets stay exact) at the cost of a few phrase-only readings (乾淨 stays
+  乾净 instead of 干净). Patterns go through the same function, so both sides always agree;
+* digit symbols that never form words → ASCII digits (➃ ❶ ⓿ ①, superscripts, full width);
+* everything that is not a letter or a digit is dropped — spaces, punctuation, dots, dashes,
+  slashes, emoji, zero-width and bidi marks, combining marks, variation selectors, tag
+  characters — so that 全 网 最 低 / 加.微.信 / 全-网-最-低 all read as one word. Only % ¥ + are
+  kept (➕ → +) because prices and "加" obfuscations need them.
+
+Chinese numerals (一 二 两 幺 壹 …) are words as much as digits (第一, 一起, 三星), so they are
+folded only with ``fold_digits=True`` — the view handle/phone extraction uses. The default view
+is the one lexicon words are matched in.
+
+Offsets back to the original are computed lazily: most texts never match anything, so the
+hot path is two ``translate`` calls and a regex scan, and the offset array is built (also with
+C-speed primitives) only when a detector asks for a span.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from itertools import compress
+from typing import Iterator, Sequence, overload
+
+import opencc
+
+__all__ = ["Normalized", "normalize"]
+
+# The translate tables cover planes 0-2 (BMP, emoji/symbols, CJK ext. B-F). A list indexed by
+# code point is about twice as fast as a dict in str.translate; code points past its end are
+# left untouched by translate (letters in practice), except the tag / variation-selector
+# supplement block, which is invisible and removed by regex below.
+_TABLE_SIZE = 0x30000
+_INVISIBLE_ASTRAL = re.compile("[\U000e0000-\U000e0fff]")
+_ANY_ASTRAL_PAST_TABLE = re.compile("[\U00030000-\U0010ffff]")
+
+# Symbols that carry meaning for some detector (prices, "+v" style contact lures).
+_KEPT_SYMBOLS = frozenset("%¥+")
+_EXTRA_MAP = {"➕": "+"}  # not an NFKC equivalent of "+", but used as one
+
+# Chinese numerals that stand for one digit each (traditional forms are already simplified by
+# the time this applies). Positional ones (十 百 千 万) are not digits and stay.
+_CHINESE_DIGITS = {
+    **dict(zip("〇零一二三四五六七八九", "00123456789")),
+    **dict(zip("壹贰叁肆伍陆柒捌玖", "123456789")),
+    "幺": "1",
+    "两": "2",
+}
+
+
+def _t2s_by_char() -> dict[str, str]:
+    """OpenCC t2s, forced to one output char per input char (see module docstring)."""
+    ranges = (range(0x3400, 0x4DC0), range(0x4E00, 0xA000), range(0xF900, 0xFB00),
+              range(0x20000, _TABLE_SIZE))
+    chars = [chr(cp) for r in ranges for cp in r if unicodedata.category(chr(cp)) == "Lo"]
+    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # OpenCC merged lines: fall back to one call per char
+        converted = [opencc.OpenCC("t2s").convert(c) for c in chars]
+    return {c: s for c, s in zip(chars, converted) if c != s and len(s) == 1}
+
+
+def _keep(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LN" or ch in _KEPT_SYMBOLS
+
+
+def _digit_symbol(ch: str) -> str | None:
+    """➃ ❶ ⓿ and other "No" digits that NFKC leaves alone → '4', '1', '0'."""
+    if unicodedata.category(ch) != "No":
+        return None
+    value = unicodedata.numeric(ch, -1.0)
+    return str(int(value)) if value >= 0 and value == int(value) else None
+
+
+def _fold_char(ch: str, t2s: dict[str, str]) -> str:
+    if ch in _EXTRA_MAP:
+        return _EXTRA_MAP[ch]
+    out = []
+    for c in unicodedata.normalize("NFKC", ch).lower():
+        digit = _digit_symbol(c)
+        if digit is not None:
+            out.append(digit)
+            continue
+        stripped = "".join(d for d in unicodedata.normalize("NFD", c) if not unicodedata.combining(d))
+        if stripped.isascii() and stripped:
+            c = stripped
+        c = t2s.get(c, c)
+        if _keep(c):
+            out.append(c)
+    return "".join(out)
+
+
+def _build_tables() -> tuple[list[object], list[object], list[object]]:
+    """(default table, digit-folding table, width mask table) for str.translate."""
+    t2s = _t2s_by_char()
+    table: list[object] = list(range(_TABLE_SIZE))
+    widths: list[object] = ["\x01"] * _TABLE_SIZE
+    for cp in range(_TABLE_SIZE):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:  # lone surrogates: drop, never raise
+            table[cp], widths[cp] = None, "\x00"
+            continue
+        folded = _fold_char(ch, t2s)
+        if folded != ch:
+            table[cp] = folded or None
+            widths[cp] = chr(len(folded))
+    digits = list(table)
+    for cp in range(_TABLE_SIZE):
+        value = table[cp]
+        folded = chr(value) if isinstance(value, int) else value
+        if isinstance(folded, str) and folded in _CHINESE_DIGITS:
+            digits[cp] = _CHINESE_DIGITS[folded]
+    return table, digits, widths
+
+
+_TABLE, _DIGIT_TABLE, _WIDTH_TABLE = _build_tables()
+
+
+class _LazyOffsets(Sequence[int]):
+    """offsets[i] = index in the original of the char that produced normalized char i."""
+
+    __slots__ = ("_original", "_values")
+
+    def __init__(self, original: str) -> None:
+        self._original = original
+        self._values: list[int] | None = None
+
+    def _get(self) -> list[int]:
+        if self._values is None:
+            self._values = _compute_offsets(self._original)
+        return self._values
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._get())
+
+
+def _compute_offsets(original: str) -> list[int]:
+    # One mask char per source char whose code is the number of normalized chars it produced.
+    mask = original.translate(_WIDTH_TABLE)
+    if not mask.isascii():  # code points past the table survived translate unchanged
+        mask = _INVISIBLE_ASTRAL.sub("\x00", mask)
+        mask = _ANY_ASTRAL_PAST_TABLE.sub("\x01", mask)
+    widths = mask.encode("ascii")
+    if max(widths, default=0) <= 1:
+        return list(compress(range(len(widths)), widths))
+    return [i for i, w in enumerate(widths) for _ in range(w)]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    original: str
+    text: str  # normalized, for matching only
+    offsets: Sequence[int]  # len(offsets) == len(text); built lazily on first use
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Normalized [start, end) → original [s, e), e covering the last source char fully."""
+        if end <= start:
+            pos = self.offsets[start] if start < len(self.text) else len(self.original)
+            return pos, pos
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+def normalize(text: str, fold_digits: bool = False) -> Normalized:
+    """Canonical form of ``text`` for matching; ``fold_digits`` also turns 一/壹/幺/两 into digits."""
+    folded = text.translate(_DIGIT_TABLE if fold_digits else _TABLE)
+    if _INVISIBLE_ASTRAL.search(folded):
+        folded = _INVISIBLE_ASTRAL.sub("", folded)
+    return Normalized(text, folded, _LazyOffsets(text))

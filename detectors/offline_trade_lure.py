@@ -1,0 +1,431 @@
+"""Detect lures to trade off the platform (标准 6.4.5(7) 引导用户进行线下交易).
+
+Three things are looked for, all described as data in ``lexicons/offline_trade_lure.yaml``
+(see its header for the entry kinds): contact handles and the words that introduce them
+(加微信, vx:abc123, 扣扣 一二三四五六七八九, 电话 138-1234-5678), off-platform payment
+phrases (不走平台, 支付宝直接转) and redirects to other platforms (去某宝下单).
+
+Cost is kept on the rare path: a message costs two ``str.translate`` calls (normalized and
+homophone-folded views), one Aho-Corasick pass and one regex for bare mobile numbers. Only
+when a word hits does the detector look at its context, extract handles, or segment the text
+with jieba (to tell 加微信 from 参加微信抽奖 / 大家微信).
+
+Viewers split a lure over several danmaku (加 / V / abc123). When the current message has no
+finding on its own, the detector scans the speaker's recent messages joined with it and keeps
+what reaches into the current message, its span clipped to the current text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import ahocorasick
+import jieba
+
+from detectors.base import SEVERITIES, DetectContext, Finding
+from detectors.handles import FORMATS, Handle, handle_after, mobiles
+from detectors.homophones import HomophoneFolder, build_folder
+from detectors.lexicon import Entry, Lexicon, lexicon_version, load_lexicon
+from detectors.normalize import Normalized, normalize
+
+LEXICON_FILE = "offline_trade_lure.yaml"
+_EXTRA_KEYS = ("kind", "alone", "handles", "window", "end_boundary", "before", "after", "require")
+_KINDS = frozenset({"phrase", "contact", "anchor", "handle", "guard"})
+_REQUIRES = frozenset({"either", "before", "after", "both"})
+# Sets with a fixed role in the matching logic (their words are lexicon data).
+_ADD_VERBS, _CONTACT_CUES, _HOMOPHONE_WORDS = "add_verbs", "contact_cues", "homophone_words"
+# A sound-alike match is less certain than a spelled one; split-message matches likewise.
+_FUZZY_CONFIDENCE = 0.8
+_JOINED_CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A lexicon entry compiled for matching."""
+
+    entry: Entry
+    kind: str
+    pattern: str  # normalized
+    exceptions: tuple[str, ...]  # normalized
+    alone: bool
+    handles: tuple[str, ...]
+    window: int
+    end_boundary: bool
+    before: str | None
+    after: str | None
+    require: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """What one automaton key stands for: a rule's pattern or a word of a named set."""
+
+    pattern: str  # normalized spelling; the automaton key is its homophone-folded form
+    rule: _Rule | None = None
+    set_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    start: int
+    end: int
+    word: _Word
+    fuzzy: bool  # matched through a sound-alike, not as spelled
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """A lure found in one text, in normalized coordinates, before it becomes a Finding."""
+
+    rule: _Rule
+    start: int
+    end: int
+    fuzzy: bool
+    handle: Handle | None = None
+    via: str = ""  # which context made it fire: alone, add_verb, cue, handle, before, after
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\U00020000" <= ch <= "\U0002ffff"
+
+
+def _is_ascii_alpha(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+class OfflineTradeLureDetector:
+    name = "offline_trade_lure"
+    applies_to = frozenset({"transcript", "danmaku"})
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.version = lexicon_version([lexicon])
+        rules = [_compile(lexicon, e) for e in lexicon.entries]
+        self._handle_rules = {r.pattern: r for r in rules if r.kind == "handle"}
+        self._alone_mobile = self._handle_rules.get("mobile")
+        if self._alone_mobile is not None and not self._alone_mobile.alone:
+            self._alone_mobile = None
+        self._folder: HomophoneFolder = build_folder(lexicon.sets.get(_HOMOPHONE_WORDS, ()))
+        self._guards = [r for r in rules if r.kind == "guard"]
+        self._automaton = self._build_automaton(lexicon, [r for r in rules if r.kind not in ("handle", "guard")])
+        jieba.setLogLevel(60)
+        jieba.initialize()  # at load, not on the first candidate in the hot path
+
+    @classmethod
+    def load(cls, lexicon_dir: Path) -> "OfflineTradeLureDetector":
+        return cls(load_lexicon(Path(lexicon_dir) / LEXICON_FILE, extra_keys=_EXTRA_KEYS))
+
+    def _build_automaton(self, lexicon: Lexicon, rules: Sequence[_Rule]) -> ahocorasick.Automaton:
+        words = [_Word(r.pattern, rule=r) for r in rules]
+        used_sets = {_ADD_VERBS, _CONTACT_CUES} | {
+            s for r in (*rules, *self._guards) for s in (r.before, r.after) if s}
+        for set_name in sorted(used_sets):
+            words += [_Word(normalize(w).text, set_name=set_name) for w in lexicon.sets.get(set_name, ())]
+        automaton = ahocorasick.Automaton()
+        for word in words:
+            key = self._folder.fold(word.pattern)
+            existing = automaton.get(key, ())
+            automaton.add_word(key, (*existing, word))
+        automaton.make_automaton()
+        return automaton
+
+    # ---- entry point --------------------------------------------------------------------
+
+    def detect(self, ctx: DetectContext) -> list[Finding]:
+        findings = [self._finding(m, norm) for norm, m in self._scan(ctx.text)]
+        if findings or not ctx.recent:
+            return findings
+        return self._detect_joined(ctx)
+
+    def _detect_joined(self, ctx: DetectContext) -> list[Finding]:
+        """Scan recent messages + current as one text; keep what reaches into the current one."""
+        texts = [p.text for p in ctx.recent] + [ctx.text]
+        ids = [p.event_id for p in ctx.recent] + [ctx.event_id]
+        starts, pos = [], 0
+        for text in texts:
+            starts.append(pos)
+            pos += len(text) + 1
+        joined = "\n".join(texts)  # the newline is dropped by normalize: words join across messages
+        here = starts[-1]
+        out = []
+        for norm, match in self._scan(joined):
+            # A contact word completed across messages (加 / V) is only a fragment until a
+            # handle arrives; report the message that brings the handle, or a split phrase.
+            if match.rule.kind == "contact":
+                continue
+            full = self._finding(match, norm)
+            s, e = full.span
+            if e <= here:
+                continue
+            s = max(s, here)
+            touched = [ids[i] for i, st in enumerate(starts) if st < full.span[1] and st + len(texts[i]) > full.span[0]]
+            out.append(Finding(
+                detector=full.detector, category=full.category, severity=full.severity,
+                rule_id=full.rule_id, span=(s - here, e - here), matched=ctx.text[s - here:e - here],
+                legal_basis=full.legal_basis, normalized=full.normalized,
+                confidence=min(full.confidence, _JOINED_CONFIDENCE),
+                details={**full.details, "joined": True, "event_ids": touched,
+                         "joined_matched": full.matched}))
+        return out
+
+    # ---- scanning one text ----------------------------------------------------------------
+
+    def _scan(self, original: str) -> list[tuple[Normalized, _Match]]:
+        norm = normalize(original)
+        text = norm.text
+        hits = self._hits(text)
+        rule_hits = _drop_nested([h for h in hits if h.word.rule is not None])
+        # Cue words alone (去, 号, 多少) are everywhere; a mobile number needs 11 digits and most
+        # danmaku are shorter. Either way nothing more to look at: the common, cheap exit.
+        mobile_possible = self._alone_mobile is not None and len(text) >= 11
+        if not rule_hits and not mobile_possible:
+            return []
+        digits = normalize(original, fold_digits=True).text  # same length and offsets as text
+        matches: list[_Match] = []
+        if rule_hits:
+            cues = self._cue_index(hits)
+            segmenter = _Segmenter(text)
+            for hit in rule_hits:
+                match = self._evaluate(hit, norm, text, digits, cues, segmenter)
+                if match is not None and not self._guarded(match, cues):
+                    matches.append(match)
+        if mobile_possible:
+            matches += [_Match(self._alone_mobile, h.start, h.end, False, h, "alone") for h in mobiles(digits)]
+        return [(norm, m) for m in _dedupe(matches)]
+
+    def _hits(self, text: str) -> list[_Hit]:
+        folded = self._folder.fold(text)
+        hits = []
+        for last, words in self._automaton.iter(folded):
+            for word in words:
+                start, end = last + 1 - len(word.pattern), last + 1
+                fuzzy = text[start:end] != word.pattern
+                # Sound-alikes count only for add verbs and contact words (their whole point),
+                # and not for one-character contact words: one sound-alike of 微 is in every
+                # other sentence (为, 位, 未), so 微 and 薇 are listed as spelled.
+                if fuzzy and not (word.set_name == _ADD_VERBS or (
+                        word.rule and word.rule.kind == "contact" and len(word.pattern) > 1)):
+                    continue
+                # Latin words must not start inside another Latin word (tb in "atbx").
+                if start > 0 and _is_ascii_alpha(word.pattern[0]) and _is_ascii_alpha(text[start - 1]):
+                    continue
+                hits.append(_Hit(start, end, word, fuzzy))
+        return hits
+
+    def _guarded(self, match: _Match, cues: dict[str, list[_Hit]]) -> bool:
+        """True if the match is said as a warning (不要私下转账, 让你加微信的都是骗子)."""
+        for guard in self._guards:
+            if guard.before and _near_before(cues.get(guard.before, ()), match.start, guard.window):
+                return True
+            if guard.after and _near_after(cues.get(guard.after, ()), match.end, guard.window):
+                return True
+        return False
+
+    @staticmethod
+    def _cue_index(hits: Iterable[_Hit]) -> dict[str, list[_Hit]]:
+        index: dict[str, list[_Hit]] = {}
+        for hit in hits:
+            if hit.word.set_name is not None:
+                index.setdefault(hit.word.set_name, []).append(hit)
+        return index
+
+    def _evaluate(self, hit: _Hit, norm: Normalized, text: str, digits: str,
+                  cues: dict[str, list[_Hit]], segmenter: "_Segmenter") -> _Match | None:
+        rule = hit.word.rule
+        assert rule is not None
+        if _excepted(text, hit.start, hit.end, rule.exceptions):
+            return None
+        if rule.kind == "phrase":
+            return _Match(rule, hit.start, hit.end, False, via="alone")
+        if rule.kind == "anchor":
+            return _anchor_match(rule, hit, cues, segmenter)
+        return self._contact_match(rule, hit, norm, text, digits, cues, segmenter)
+
+    def _contact_match(self, rule: _Rule, hit: _Hit, norm: Normalized, text: str, digits: str,
+                       cues: dict[str, list[_Hit]], segmenter: "_Segmenter") -> _Match | None:
+        # A handle is the strongest evidence, and the only context in which a Latin contact
+        # word may be glued to following letters (vxabc123 but not vip).
+        before = _near_before(cues.get(_ADD_VERBS, ()), hit.start, rule.window, segmenter)
+        handle = self._handle(rule, hit, norm, digits)
+        if handle is not None:  # evidence runs from the add verb, if any, to the handle
+            start = before.start if before is not None else hit.start
+            return _Match(self._handle_rules[handle.format], start, handle.end, hit.fuzzy, handle, "handle")
+        nxt = text[hit.end] if hit.end < len(text) else ""
+        if _is_ascii_alpha(rule.pattern[-1]) and _is_ascii_alpha(nxt):
+            return None
+        after = _near_after(cues.get(_CONTACT_CUES, ()), hit.end, rule.window, segmenter)
+        if rule.end_boundary and _is_cjk(nxt) and after is None:
+            return None  # 加微辣, 薇诺娜: the one-char word is the start of another word
+        candidates = []
+        if before is not None:
+            candidates.append(_Match(rule, before.start, hit.end, hit.fuzzy or before.fuzzy, via="add_verb"))
+        if after is not None:
+            candidates.append(_Match(rule, hit.start, after.end, hit.fuzzy, via="cue"))
+        if rule.alone and not hit.fuzzy:
+            candidates.append(_Match(rule, hit.start, hit.end, hit.fuzzy, via="alone"))
+        for match in candidates:
+            if self._plausible(match, text, segmenter):
+                return match
+        return None
+
+    def _handle(self, rule: _Rule, hit: _Hit, norm: Normalized, digits: str) -> Handle | None:
+        nxt = digits[hit.end] if hit.end < len(digits) else ""
+        glued = _is_ascii_alpha(rule.pattern[-1]) and _is_ascii_alpha(nxt)
+        best = None
+        for fmt in rule.handles:
+            handle_rule = self._handle_rules.get(fmt)
+            if handle_rule is None:
+                continue
+            window = 0 if glued else handle_rule.window
+            found = handle_after(norm, digits, hit.end, window, (fmt,))
+            if found is not None and (best is None or found.end > best.end):
+                best = found
+        return best
+
+    def _plausible(self, match: _Match, text: str, segmenter: "_Segmenter") -> bool:
+        """Guards for words matched in context: a sound-alike run needs one spelled character
+        (价位心 is not 加微信), and a Chinese match must not begin or end inside a word
+        (参加微信抽奖, 大家微信, 价位心动)."""
+        span = text[match.start:match.end]
+        if match.fuzzy and self._folder.all_sound_alike(span):
+            return False
+        return segmenter.is_boundary(match.start) and segmenter.is_boundary(match.end)
+
+    # ---- evidence -----------------------------------------------------------------------
+
+    def _finding(self, match: _Match, norm: Normalized) -> Finding:
+        s, e = norm.span(match.start, match.end)
+        entry = match.rule.entry
+        details: dict[str, object] = {"via": match.via}
+        if match.handle is not None:
+            details["handle_format"] = match.handle.format
+            details["handle"] = match.handle.value
+        return Finding(
+            detector=self.name, category=entry.category, severity=entry.severity,
+            rule_id=entry.id, span=(s, e), matched=norm.original[s:e], legal_basis=entry.legal_basis,
+            normalized=norm.text[match.start:match.end],
+            confidence=_FUZZY_CONFIDENCE if match.fuzzy else 1.0, details=details)
+
+
+class _Segmenter:
+    """jieba word boundaries of one text, computed only if a guard asks."""
+
+    __slots__ = ("_text", "_bounds")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._bounds: set[int] | None = None
+
+    def is_boundary(self, pos: int) -> bool:
+        text = self._text
+        # Only a position between two Chinese characters can fall inside a word.
+        if pos <= 0 or pos >= len(text) or not (_is_cjk(text[pos - 1]) and _is_cjk(text[pos])):
+            return True
+        if self._bounds is None:
+            self._bounds, at = set(), 0
+            for token in jieba.cut(text, HMM=False):
+                at += len(token)
+                self._bounds.add(at)
+        return pos in self._bounds
+
+
+def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
+    extra = entry.extra
+    kind = extra.get("kind", "phrase")
+    if kind not in _KINDS:
+        raise lexicon.error(entry, f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
+    # A handle entry's pattern names a format (wechat_id), which normalize would mangle.
+    pattern = entry.pattern.strip() if kind == "handle" else normalize(entry.pattern).text
+    handles = tuple(extra.get("handles", ()))
+    window = extra.get("window", 0)
+    if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 20:
+        raise lexicon.error(entry, f"window must be an integer 0..20, not {window!r}")
+    if kind == "handle" and pattern not in FORMATS:
+        raise lexicon.error(entry, f"handle pattern must name a format {sorted(FORMATS)}")
+    for fmt in handles:
+        if fmt not in FORMATS:
+            raise lexicon.error(entry, f"unknown handle format {fmt!r} (known: {sorted(FORMATS)})")
+    for key in ("before", "after"):
+        name = extra.get(key)
+        if name is not None and name not in lexicon.sets:
+            raise lexicon.error(entry, f"{key}: no set named {name!r} under sets")
+    require = extra.get("require", "either")
+    if require not in _REQUIRES:
+        raise lexicon.error(entry, f"require must be one of {sorted(_REQUIRES)}")
+    if kind in ("anchor", "guard") and not (extra.get("before") or extra.get("after")):
+        raise lexicon.error(entry, f"a {kind} needs a before and/or after set")
+    return _Rule(
+        entry=entry, kind=kind, pattern=pattern,
+        exceptions=tuple(normalize(x).text for x in entry.exceptions),
+        alone=bool(extra.get("alone", False)), handles=handles, window=window,
+        end_boundary=bool(extra.get("end_boundary", False)),
+        before=extra.get("before"), after=extra.get("after"), require=require)
+
+
+def _excepted(text: str, start: int, end: int, exceptions: Sequence[str]) -> bool:
+    """True if a benign collocation (扣扣子, 微信支付) occurring in text covers this match."""
+    for exc in exceptions:
+        at = text.find(exc, max(0, start - len(exc) + 1))
+        while at != -1 and at < end:
+            if at <= start and at + len(exc) >= end:
+                return True
+            at = text.find(exc, at + 1)
+    return False
+
+
+def _near_before(cues: Iterable[_Hit], start: int, window: int,
+                 segmenter: _Segmenter | None = None) -> _Hit | None:
+    """The longest cue ending at most ``window`` chars before ``start``; with a segmenter,
+    only a cue that ends a word (not 家 of 家里, not 去 of 去年)."""
+    found = [c for c in cues if start - window <= c.end <= start
+             and (segmenter is None or segmenter.is_boundary(c.end))]
+    return min(found, key=lambda c: c.start) if found else None
+
+
+def _near_after(cues: Iterable[_Hit], end: int, window: int,
+                segmenter: _Segmenter | None = None) -> _Hit | None:
+    """The longest cue starting at most ``window`` chars after ``end``; with a segmenter,
+    only a cue that starts a word."""
+    found = [c for c in cues if end <= c.start <= end + window
+             and (segmenter is None or segmenter.is_boundary(c.start))]
+    return max(found, key=lambda c: c.end) if found else None
+
+
+def _anchor_match(rule: _Rule, hit: _Hit, cues: dict[str, list[_Hit]],
+                  segmenter: _Segmenter) -> _Match | None:
+    before = _near_before(cues.get(rule.before, ()), hit.start, rule.window, segmenter) if rule.before else None
+    after = _near_after(cues.get(rule.after, ()), hit.end, rule.window, segmenter) if rule.after else None
+    ok = {"either": before or after, "before": before, "after": after,
+          "both": before and after}[rule.require]
+    if not ok:
+        return None
+    start = before.start if before else hit.start
+    end = after.end if after else hit.end
+    via = "+".join(k for k, v in (("before", before), ("after", after)) if v)
+    return _Match(rule, start, end, False, via=via)
+
+
+def _drop_nested(hits: list[_Hit]) -> list[_Hit]:
+    """Within one rule kind keep the longest word: vx over v, 微信号 over 微信."""
+    out = []
+    for h in hits:
+        kind = h.word.rule.kind if h.word.rule else ""
+        if not any(o is not h and o.word.rule and o.word.rule.kind == kind
+                   and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start)
+                   for o in hits):
+            out.append(h)
+    return out
+
+
+def _dedupe(matches: list[_Match]) -> list[_Match]:
+    """One match per stretch of text and category: drop one inside another of the same
+    category, keeping the higher severity, then the longer span, then the spelled one."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = sorted(matches, key=lambda m: (-rank[m.rule.entry.severity], -(m.end - m.start), m.fuzzy, m.start))
+    kept: list[_Match] = []
+    for m in ordered:
+        if not any(k.rule.entry.category == m.rule.entry.category and k.start <= m.start and m.end <= k.end
+                   for k in kept):
+            kept.append(m)
+    return sorted(kept, key=lambda m: (m.start, m.end))

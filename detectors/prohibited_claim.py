@@ -1,0 +1,237 @@
+"""Claims a live-stream seller may not make: absolute terms, medical efficacy, false promises,
+state symbols, banned goods, vulgarity and fake transactions.
+
+Matching is one Aho-Corasick pass over the normalized text (see detectors.normalize), so
+obfuscations such as 全 网 最 低, 全網最低 or 全🔥网最低 hit the same entry. Most events hit
+nothing and cost two C-speed passes. Each hit then goes through context checks, cheapest
+first, each one a way a literal hit is not a claim:
+
+1. ``exceptions``: the hit is part of a benign collocation listed on the entry
+   (最佳赏味期, 一级能效 — SAMR's 2023 guide exempts consumer tips and graded standards).
+2. ``exempt_item_categories``: the newest item pinned in the room is of a category allowed to
+   state this (a drug may state its approved indication 降血压; a food or cosmetic may not).
+   Guarantees such as 根治/无副作用 carry no exemption: 《广告法》第十六条 bans them for drugs too.
+3. Cue sets from the lexicon's ``sets``, looked up in the same clause of the *original* text:
+   ``negation_cues`` before the hit (我们不说全网最低) or ``negation_after_cues`` after it
+   (管制刀具我们是不卖的, 刷单是违法的); a question (``question_cues`` before,
+   ``question_particles`` or ？ after: 是全网最低吗?) asserts and offers nothing, whoever
+   asks it; for absolute terms, a ``goal_cues`` word earlier in the clause (争做第一) exempts as in the 2023 guide, and
+   so are ``own_range_cues`` (我们家最便宜的一款: a comparison inside one's own range) for
+   entries marked ``own_range_exempt``; entries marked ``not_clause_initial`` do not count
+   when they open their clause (第一，面料好 enumerates).
+4. ``whole_word``: a private jieba tokenizer, with the lexicon as user dictionary, must cut the
+   text at both ends of the hit (第一 is rejected inside 第一次, 万能 inside 万能胶). Run last,
+   and only for entries that ask for it, because it is the expensive check.
+
+Overlapping hits of one category are one claim: the most severe, then longest, is kept.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import ahocorasick
+import jieba
+
+from detectors.base import SEVERITIES, DetectContext, Finding
+from detectors.lexicon import Entry, Lexicon, LexiconError, lexicon_version, load_lexicon
+from detectors.normalize import Normalized, normalize
+
+__all__ = ["ProhibitedClaimDetector"]
+
+ITEM_CATEGORIES = frozenset({
+    "food", "health_food", "drug", "medical_device", "cosmetics", "apparel", "jewelry",
+    "electronics", "home", "publication", "baby", "other"})
+_FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial")
+_EXTRA_KEYS = (*_FLAGS, "exempt_item_categories")
+_REQUIRED_SETS = ("negation_cues", "negation_after_cues", "question_cues", "question_particles",
+                  "goal_cues", "own_range_cues")
+
+# Clause punctuation bounds the context windows; decorative separators (. - ~ space) do not.
+_CLAUSE_BREAK = re.compile(r"[，。！？!?；;,\n\r]")
+_QUESTION_MARKS = frozenset("?？")
+_CONTEXT_CHARS = 24  # original chars looked at on each side of a hit
+_CUE_GAP = 4  # normalized chars allowed between a preceding cue and the hit (不是说全网最低)
+_TAIL_CHARS = 8  # normalized chars after the hit searched for a question particle
+_JIEBA_MARGIN = 8  # normalized chars of context on each side given to jieba
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    entry: Entry
+    normalized: str
+    # (exception text, offset of the pattern inside it) pairs, all normalized.
+    exceptions: tuple[tuple[str, int], ...]
+    exempt_items: frozenset[str]
+    whole_word: bool
+    own_range_exempt: bool
+    not_clause_initial: bool
+
+
+class ProhibitedClaimDetector:
+    name = "prohibited_claim"
+    applies_to = frozenset({"transcript", "danmaku"})
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.version = lexicon_version([lexicon])
+        self._rules = tuple(_rule(lexicon, e) for e in lexicon.entries)
+        self._cues = {name: tuple(normalize(w).text for w in lexicon.sets[name]) for name in _REQUIRED_SETS}
+        self._max_cue = max(len(w) for words in self._cues.values() for w in words)
+        self._automaton = ahocorasick.Automaton()
+        seen: dict[str, Entry] = {}
+        for index, rule in enumerate(self._rules):
+            if rule.normalized in seen:
+                raise lexicon.error(rule.entry, f"pattern normalizes to {rule.normalized!r} like entry {seen[rule.normalized].id!r}")
+            seen[rule.normalized] = rule.entry
+            self._automaton.add_word(rule.normalized, index)
+        self._automaton.make_automaton()
+        # Private instance: the global jieba dictionary is shared with other detectors.
+        self._tokenizer = jieba.Tokenizer()
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer.initialize()
+        for rule in self._rules:
+            self._tokenizer.add_word(rule.normalized)
+
+    @classmethod
+    def load(cls, lexicon_dir: Path) -> "ProhibitedClaimDetector":
+        lexicon = load_lexicon(Path(lexicon_dir) / "prohibited_claim.yaml", extra_keys=_EXTRA_KEYS)
+        missing = [name for name in _REQUIRED_SETS if name not in lexicon.sets]
+        if missing:
+            raise LexiconError(f"{lexicon.path}:1: missing sets: {', '.join(missing)}")
+        return cls(lexicon)
+
+    def detect(self, ctx: DetectContext) -> list[Finding]:
+        if ctx.kind not in self.applies_to:
+            return []
+        norm = normalize(ctx.text)
+        hits = [(end + 1 - len(self._rules[i].normalized), end + 1, self._rules[i])
+                for end, i in self._automaton.iter(norm.text)]
+        if not hits:
+            return []
+        item_category = _newest_item_category(ctx.items)
+        accepted = [h for h in hits if self._accept(norm, h[0], h[1], h[2], item_category)]
+        return [self._finding(norm, start, end, rule) for start, end, rule in _one_per_claim(accepted)]
+
+    def _accept(self, norm: Normalized, start: int, end: int, rule: _Rule, item_category: str | None) -> bool:
+        text = norm.text
+        if any(text.startswith(x, start - k) for x, k in rule.exceptions if start >= k):
+            return False
+        if item_category in rule.exempt_items:
+            return False
+        s, e = norm.span(start, end)
+        before, after, asked = _clause_context(norm.original, s, e)
+        if self._cue_before(before, "negation_cues") or any(
+                cue in after for cue in self._cues["negation_after_cues"]):
+            return False
+        if asked or self._cue_before(before, "question_cues") or any(
+                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"]):
+            return False
+        # A goal governs the rest of its clause (力争做到华东地区销量第一), not just the next words.
+        if rule.entry.category == "absolute_term" and any(cue in before for cue in self._cues["goal_cues"]):
+            return False
+        if rule.own_range_exempt and self._cue_before(before, "own_range_cues"):
+            return False
+        if rule.not_clause_initial and not before:
+            return False
+        return not rule.whole_word or self._is_whole_word(text, start, end)
+
+    def _cue_before(self, before: str, set_name: str) -> bool:
+        """A cue ending at most _CUE_GAP chars before the hit; a one-char cue (不, 别) must touch
+        it, or 不要错过全网最低价 would read as a negation."""
+        tail = before[-(self._max_cue + _CUE_GAP):]
+        return any(len(tail) - (tail.rfind(cue) + len(cue)) <= (_CUE_GAP if len(cue) > 1 else 0)
+                   for cue in self._cues[set_name] if cue in tail)
+
+    def _is_whole_word(self, text: str, start: int, end: int) -> bool:
+        # Latin/digit edges: jieba would happily cut "usb" into u|sb once "sb" is a user word.
+        if (start > 0 and _is_alnum(text[start]) and _is_alnum(text[start - 1])) or (
+                end < len(text) and _is_alnum(text[end - 1]) and _is_alnum(text[end])):
+            return False
+        lo = max(0, start - _JIEBA_MARGIN)
+        cuts, pos = {0}, 0
+        for token in self._tokenizer.cut(text[lo:end + _JIEBA_MARGIN], HMM=False):
+            pos += len(token)
+            cuts.add(pos)
+        return start - lo in cuts and end - lo in cuts
+
+    def _finding(self, norm: Normalized, start: int, end: int, rule: _Rule) -> Finding:
+        s, e = norm.span(start, end)
+        entry = rule.entry
+        return Finding(
+            detector=self.name, category=entry.category, severity=entry.severity,
+            rule_id=entry.id, span=(s, e), matched=norm.original[s:e],
+            legal_basis=entry.legal_basis, normalized=norm.text[start:end],
+            details={"lexicon_version": self.version, "pattern": entry.pattern})
+
+
+def _is_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _one_per_claim(hits: list[tuple[int, int, _Rule]]) -> list[tuple[int, int, _Rule]]:
+    """Within each run of overlapping hits (so long transcripts stay linear), most severe then
+    longest first, drop hits overlapping a kept hit of the same category: 全网最低价 is one
+    claim (全网最低 + 最低价), and so is 根治鼻炎 (根治 + 治鼻炎)."""
+    runs: list[list[tuple[int, int, _Rule]]] = []
+    run_end = -1
+    for hit in sorted(hits, key=lambda h: h[0]):
+        if not runs or hit[0] >= run_end:
+            runs.append([])
+        runs[-1].append(hit)
+        run_end = max(run_end, hit[1])
+    kept: list[tuple[int, int, _Rule]] = []
+    for run in runs:
+        chosen: list[tuple[int, int, _Rule]] = []
+        for h in sorted(run, key=lambda h: (-SEVERITIES.index(h[2].entry.severity), h[0] - h[1], h[0])):
+            if not any(k[2].entry.category == h[2].entry.category and k[0] < h[1] and h[0] < k[1]
+                       for k in chosen):
+                chosen.append(h)
+        kept.extend(sorted(chosen, key=lambda h: h[0]))
+    return kept
+
+
+def _rule(lexicon: Lexicon, entry: Entry) -> _Rule:
+    normalized = normalize(entry.pattern).text
+    exceptions = []
+    for x in entry.exceptions:
+        nx = normalize(x).text
+        k = nx.find(normalized)
+        while k >= 0:
+            exceptions.append((nx, k))
+            k = nx.find(normalized, k + 1)
+    flags = {key: entry.extra.get(key, False) for key in _FLAGS}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise lexicon.error(entry, f"{key} must be true or false")
+    exempt = entry.extra.get("exempt_item_categories", [])
+    if not isinstance(exempt, list) or not set(exempt) <= ITEM_CATEGORIES:
+        raise lexicon.error(entry, f"exempt_item_categories must be a list of {sorted(ITEM_CATEGORIES)}")
+    return _Rule(entry, normalized, tuple(exceptions), frozenset(exempt), **flags)
+
+
+def _newest_item_category(items: Sequence[Mapping[str, object]]) -> str | None:
+    """The item most likely being talked about: the newest pin (items come newest first)."""
+    for item in items:
+        category = item.get("category") if isinstance(item, Mapping) else None
+        if isinstance(category, str):
+            return category
+    return None
+
+
+def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool]:
+    """Normalized text before and after original[s:e] within its clause, and whether the
+    clause ends with a question mark."""
+    before = original[max(0, s - _CONTEXT_CHARS):s]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end():]
+    after = original[e:e + _CONTEXT_CHARS]
+    stop = _CLAUSE_BREAK.search(after)
+    asked = stop is not None and stop.group() in _QUESTION_MARKS
+    if stop is not None:
+        after = after[:stop.start()]
+    return normalize(before).text, normalize(after).text, asked

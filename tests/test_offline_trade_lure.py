@@ -1,0 +1,216 @@
+"""offline_trade_lure: contact handles, off-platform payment, other-platform redirects."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.base import DetectContext, Finding, PriorMessage
+from detectors.lexicon import LexiconError
+from detectors.offline_trade_lure import OfflineTradeLureDetector
+
+LEXICONS = Path(__file__).resolve().parent.parent / "lexicons"
+
+
+@pytest.fixture(scope="module")
+def detector() -> OfflineTradeLureDetector:
+    return OfflineTradeLureDetector.load(LEXICONS)
+
+
+def ctx(text: str, recent: tuple[str, ...] = ()) -> DetectContext:
+    return DetectContext(
+        kind="danmaku", event_id="cur", room_id="r1", subject_id="u1", ts=100.0, text=text,
+        recent=tuple(PriorMessage(f"p{i}", 90.0 + i, t) for i, t in enumerate(recent)))
+
+
+def check_evidence(f: Finding, text: str) -> None:
+    s, e = f.span
+    assert 0 <= s < e <= len(text)
+    assert text[s:e] == f.matched
+    assert f.rule_id and f.legal_basis.startswith("标准6.4.5(7)")
+
+
+POSITIVES = [
+    # (text, category, rule_id or None for "any rule", handle value or None)
+    ("加微信", "contact_handle", "contact.wechat", None),
+    ("加威信", "contact_handle", "contact.wechat.weixin_prestige", None),  # 威信 only with 加
+    ("薇信", "contact_handle", "contact.wechat.weixin_violet", None),  # evasion spelling, alone
+    ("加V信", "contact_handle", "contact.wechat.vxin", None),
+    ("vx多少", "contact_handle", "contact.wechat.vx", None),  # vx + asking cue
+    ("wx多少", "contact_handle", "contact.wechat.wx", None),
+    ("v❤我", "contact_handle", "contact.wechat.v_me", None),  # emoji dropped → v我
+    ("有绿泡泡吗", "contact_handle", "contact.wechat.green_bubble", None),
+    ("➕V", "contact_handle", "contact.wechat.v", None),  # ➕ folds to +
+    ("加V", "contact_handle", "contact.wechat.v", None),
+    ("+v私聊", "contact_handle", "contact.wechat.v", None),
+    ("加薇信", "contact_handle", None, None),  # sound-alike 薇
+    ("佳微芯", "contact_handle", "contact.wechat", None),  # 佳→加, 芯→信 by pinyin
+    ("嘉我 微", "contact_handle", "contact.wechat.wei", None),  # 嘉我→加我, spaced
+    ("➕薇", "contact_handle", "contact.wechat.wei_violet", None),
+    ("加.微.信", "contact_handle", "contact.wechat", None),  # dotted
+    ("加 我 v 信", "contact_handle", "contact.wechat.vxin", None),  # spaced
+    ("加蔻蔻", "contact_handle", "contact.qq.koukou", None),  # 蔻 sounds like 扣
+    ("Q号", "contact_handle", "contact.qq.q_hao", None),
+    ("加QQ", "contact_handle", "contact.qq", None),
+    ("企鹅 123456789", "contact_handle", "handle.qq", "123456789"),
+    ("扣扣 一二三四五六七八九", "contact_handle", "handle.qq", "123456789"),  # Chinese digits
+    ("群号 87654321 进来", "contact_handle", "handle.qq", "87654321"),
+    ("vx:abc123", "contact_handle", "handle.wechat_id", "abc123"),
+    ("wx号 abc_123", "contact_handle", "handle.wechat_id", "abc123"),
+    ("微信 13812345678", "contact_handle", "handle.mobile", "13812345678"),
+    ("电话 一三八 一二三四 五六七八", "contact_handle", "handle.mobile", "13812345678"),
+    ("一三八 一二三四 五六七八", "contact_handle", "handle.mobile", "13812345678"),  # bare number
+    ("①③⑧①②③④⑤⑥⑦⑧", "contact_handle", "handle.mobile", "13812345678"),  # circled digits
+    ("138-1234-5678", "contact_handle", "handle.mobile", "13812345678"),
+    ("打 138 1234 5678", "contact_handle", "handle.mobile", "13812345678"),
+    ("看我主页联系方式", "contact_handle", "redirect_contact.profile", None),
+    ("简介有群号", "contact_handle", "redirect_contact.bio", None),
+    ("去某宝下单", "platform_redirect", "redirect.mou_bao", None),
+    ("某鱼搜我", "platform_redirect", "redirect.mou_yu", None),
+    ("去闲鱼买更便宜", "platform_redirect", "redirect.xianyu", None),
+    ("拼夕夕下单", "platform_redirect", "redirect.pin_xixi", None),
+    ("来我抖音主页", "platform_redirect", "redirect.douyin", None),
+    ("来我快手主页看看", "platform_redirect", "redirect.kuaishou", None),
+    ("去微信小程序下单", "platform_redirect", "redirect.wechat_miniprogram", None),
+    ("私聊转账 便宜", "offline_payment", "offline.private_chat", None),  # 私聊 + money
+    ("要的私我发价格", "offline_payment", "offline.dm_me", None),
+    ("zfb转 打五折", "offline_payment", "offline.zfb", None),
+    ("不要走平台了 私下转账", "offline_payment", "offline.transfer", None),  # 不要 is too far from 转账
+    ("可以转账", "offline_payment", "offline.transfer", None),
+    ("支付宝直接转", "offline_payment", "offline.alipay_direct_transfer", None),
+    ("不走平台", "offline_payment", "offline.skip_platform", None),
+    ("线下交易更便宜", "offline_payment", "offline.offline_deal", None),
+    ("下单备注微信号返现", "offline_payment", "offline.remark_wechat", None),
+    ("加我拉你进群优惠", "offline_payment", "offline.pull_into_group", None),
+    ("加微 abc123", "contact_handle", "handle.wechat_id", "abc123"),
+]
+
+
+@pytest.mark.parametrize("text,category,rule_id,handle", POSITIVES)
+def test_positive(detector, text, category, rule_id, handle):
+    findings = detector.detect(ctx(text))
+    hits = [f for f in findings if f.category == category and (rule_id is None or f.rule_id == rule_id)]
+    assert hits, f"{text!r}: {[f.to_dict() for f in findings]}"
+    for f in findings:
+        check_evidence(f, text)
+    if handle is not None:
+        assert hits[0].details["handle"] == handle
+
+
+NEGATIVES = [
+    "可以用微信支付吗",  # on-platform checkout option
+    "大家微信支付就行",  # 家 sounds like 加, but 大家 is a word
+    "微信小程序订单查不到",  # 微信 as the topic, no lure
+    "参加微信抽奖",  # 加 inside 参加
+    "扣扣子",  # buttoning up
+    "这个扣子掉了",
+    "V领毛衣有吗",
+    "加个V领的",  # V领 exception
+    "薇诺娜的面霜",  # brand
+    "加薇诺娜的链接",
+    "QQ糖好吃吗",
+    "99元包邮吗",
+    "一百二十九",  # spoken price
+    "订单号 2023112712345678",  # long digit run is not a mobile
+    "拍3件送1件",
+    "线下门店也是这个价吗",  # a question about offline stores
+    "私人定制款",
+    "2023年11月27日 19:30 开播",
+    "1号链接还有吗",
+    "加购物车了",
+    "加入粉丝团",
+    "加粉丝群",  # on-platform fan group
+    "这个价位心动吗",  # 价位心 sounds like 加微信 but no character is spelled
+    "加微辣",  # food: 微辣
+    "主播很有威信",  # 威信 = prestige
+    "京东买的更贵",  # price comparison, not a redirect
+    "直接转到3号链接",
+    "主播vip群",
+    "扣1",  # live-stream "type 1"
+    "一二三四五六七八九十",
+    "加油加油",
+    "身高165体重110穿什么码",
+    "wx",  # a bare platform name carries no contact (split fragment)
+    "懂的私我",  # 私我 with no deal or money nearby: on-platform DM
+    "私信我一个个回，售后找平台客服",
+    "不要私下转账",  # warning: negation just before
+    "让你加微信交钱的都是骗子",  # warning: 骗子 after
+    "比某宝便宜吗",  # price comparison
+    "去年淘宝买过一个",  # 去 is part of 去年
+    "车里家里手机上都能听",  # 家 (≈加) is part of 家里
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_negative(detector, text):
+    assert detector.detect(ctx(text)) == []
+
+
+SPLIT = [
+    # (recent messages, current, category, rule_id, matched in current)
+    (("加", "V"), "abc123", "contact_handle", "handle.wechat_id", "abc123"),  # 加 / V / abc123
+    (("138", "1234"), "5678", "contact_handle", "handle.mobile", "5678"),
+    (("我的vx是",), "abc123", "contact_handle", "handle.wechat_id", "abc123"),
+    (("不走",), "平台", "offline_payment", "offline.skip_platform", "平台"),
+]
+
+
+@pytest.mark.parametrize("recent,text,category,rule_id,matched", SPLIT)
+def test_split_messages(detector, recent, text, category, rule_id, matched):
+    findings = detector.detect(ctx(text, recent))
+    assert [(f.category, f.rule_id, f.matched) for f in findings] == [(category, rule_id, matched)]
+    f = findings[0]
+    check_evidence(f, text)
+    assert f.details["joined"] is True
+    assert f.details["event_ids"][-1] == "cur"
+
+
+SPLIT_NEGATIVES = [
+    (("vx abc123",), "谢谢主播"),  # the lure is complete in an earlier message: not reported again
+    (("加",), "油"),  # 加油
+    (("你好",), "主播好"),
+    (("加",), "微辣"),
+    (("加",), "V"),  # 加 / V is a fragment until the handle arrives
+    (("加我",), "wx"),
+]
+
+
+@pytest.mark.parametrize("recent,text", SPLIT_NEGATIVES)
+def test_split_negative(detector, recent, text):
+    assert detector.detect(ctx(text, recent)) == []
+
+
+def test_current_message_alone_wins_over_join(detector):
+    # The current message has its own finding: no joined scan, no joined details.
+    findings = detector.detect(ctx("vx abc123", ("加",)))
+    assert findings and all("joined" not in f.details for f in findings)
+
+
+def test_wechat_id_stops_at_space(detector):
+    # normalize glues "abc123 thanks"; the original still separates the id from the next word.
+    (f,) = detector.detect(ctx("vx abc123 thanks"))
+    assert (f.matched, f.details["handle"]) == ("vx abc123", "abc123")
+
+
+def test_bad_lexicon_names_file_and_line(tmp_path):
+    text = (LEXICONS / "offline_trade_lure.yaml").read_text(encoding="utf-8")
+    (tmp_path / "offline_trade_lure.yaml").write_text(
+        text.replace("pattern: qq\n    kind: handle", "pattern: icq\n    kind: handle"), encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"offline_trade_lure\.yaml:\d+: .*handle\.qq"):
+        OfflineTradeLureDetector.load(tmp_path)
+
+
+_LURE_BITS = st.sampled_from(["加", "微", "信", "v", "x", "q", "扣", "群号", "主页", "1", "3", "8", "一", "三",
+                              "八", "-", " ", ".", "\n", "❤", "➕", "薇", "某宝", "下单", "私", "聊", "_", "a"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=40), st.lists(_LURE_BITS, max_size=20).map("".join)),
+       recent=st.lists(st.one_of(st.text(max_size=15), st.lists(_LURE_BITS, max_size=6).map("".join)), max_size=3))
+def test_spans_always_point_into_current_text(detector, text, recent):
+    for f in detector.detect(ctx(text, tuple(recent))):
+        s, e = f.span
+        assert 0 <= s <= e <= len(text)
+        assert text[s:e] == f.matched
