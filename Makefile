@@ -27,6 +27,7 @@ demo: install
 # The test session starts its own broker (session fixture) when none answers, and stops it after.
 test: install
 	bash $(KAFKA) fetch
+	bash deploy/prometheus/install.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Callable, Sequence
 
 from .base import DetectContext, Detector, Finding
@@ -36,14 +37,21 @@ class DetectorSet:
     version: str
     _by_kind: dict[str, tuple[Detector, ...]] = field(default_factory=dict, repr=False)
 
-    def run(self, ctx: DetectContext) -> tuple[list[Finding], list[DetectorFailure]]:
+    def run(
+        self, ctx: DetectContext, on_time: Callable[[str, float], None] | None = None
+    ) -> tuple[list[Finding], list[DetectorFailure]]:
+        """All detectors for ``ctx.kind``; ``on_time(name, seconds)``, when given, receives
+        each detector's time (callers pass it on a sample of events: timing costs)."""
         findings: list[Finding] = []
         failures: list[DetectorFailure] = []
         for detector in self._by_kind.get(ctx.kind, ()):
+            started = perf_counter() if on_time else 0.0
             try:
                 findings.extend(detector.detect(ctx))
             except Exception as exc:  # noqa: BLE001 - isolate a faulty detector, report it
                 failures.append(DetectorFailure(detector.name, f"{type(exc).__name__}: {exc}"[:300]))
+            if on_time:
+                on_time(detector.name, perf_counter() - started)
         return findings, failures
 
     def names(self) -> Sequence[str]:

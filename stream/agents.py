@@ -16,6 +16,7 @@ import faust
 import orjson
 from faust.streams import _current_event
 
+from . import metrics
 from .app import create_app
 from .banlist import BanlistFollower
 from .enforcement import system_alert
@@ -47,7 +48,8 @@ class Worker:
             # One breaker per worker process: the cap is per process (see README).
             breaker=self.rules().policy.breaker(),
         )
-        self.pipeline = Pipeline(self.rules, settings, self.stores)
+        self.pipeline = Pipeline(self.rules, settings, self.stores, on_detector_time=metrics.observe_detector_time,
+                                 time_every=metrics.DETECTOR_SAMPLE_EVERY)
         self.enforcer = Enforcer(self.rules, self.stores)
         self.banlist = BanlistFollower(settings, self.stores.bans)
         self._logical = {settings.topic(name): name for name in (*INPUT_KINDS, *OUTPUT_TOPICS)}
@@ -57,6 +59,15 @@ class Worker:
         self.app.task(self.banlist.run)
         if settings.reload_interval > 0:
             self.app.timer(settings.reload_interval)(self.reload_rules)
+        self.app.timer(5.0)(self.update_lag)
+        self._set_versions()
+
+    def _set_versions(self) -> None:
+        metrics.set_lexicon_version(self.rules().lexicon_version)
+        metrics.set_policy_version(self.rules().policy_version)
+
+    async def update_lag(self) -> None:
+        metrics.update_consumer_lag(self.app, self._logical)
 
     async def _batches(self, stream: faust.StreamT[Any]) -> Any:
         async for batch in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
@@ -66,36 +77,46 @@ class Worker:
                 _current_event.set(weakref.ref(event))
                 yield event.message
 
-    async def _publish(self, outputs: list[Output]) -> None:
+    async def _publish(self, outputs: list[Output], event_ts: float | None = None) -> None:
         for out in outputs:
-            await self.outputs[out.topic].send(key=out.key.encode(), value=orjson.dumps(out.value))
+            fut = await self.outputs[out.topic].send(key=out.key.encode(), value=orjson.dumps(out.value))
+            metrics.published(out, fut, event_ts)
 
     async def moderate(self, stream: faust.StreamT[Any]) -> None:
         ready = self.banlist.ready
         async for message in self._batches(stream):
             if not ready.is_set():  # the first events wait until the ban list has been read
                 await ready.wait()
-            source = Source(self._logical.get(message.topic, message.topic), message.partition, message.offset,
-                            message.key)
-            await self._publish(self.pipeline.handle_raw(message.value, source).outputs)
+            topic = self._logical.get(message.topic, message.topic)
+            metrics.event_consumed(topic)
+            verdict = self.pipeline.handle_raw(message.value, Source(topic, message.partition, message.offset,
+                                                                     message.key))
+            metrics.record_verdict(verdict)
+            await self._publish(verdict.outputs, verdict.event.ts if verdict.event is not None else None)
 
     async def enforce(self, stream: faust.StreamT[Any]) -> None:
         async for message in self._batches(stream):
+            event_ts = None
             try:
-                outputs = self.enforcer.handle(orjson.loads(message.value))
+                request = orjson.loads(message.value)
+                event_ts = request["ts"]
+                outputs = self.enforcer.handle(request)
             except Exception as exc:  # noqa: BLE001 - our own records; a failure here is a bug
                 log.exception("enforcement failed on %s[%d]@%d", message.topic, message.partition, message.offset)
                 outputs = [system_alert("enforcement_error", "critical", f"enforcement failed: {type(exc).__name__}",
                                         f"{message.topic}:{message.partition}:{message.offset}", time.time(),
                                         partition=message.partition, offset=message.offset)]
-            await self._publish(outputs)
+            await self._publish(outputs, event_ts)
 
     async def reload_rules(self) -> None:
         if not self.rules.changed():
             return
         # Compiling automata takes a moment; keep the event loop (and heartbeats) free.
         result = await self.app.loop.run_in_executor(None, self.rules.reload)
+        if result.changed:
+            self._set_versions()
         if result.error:
+            metrics.LEXICON_RELOAD_FAILURES.inc()
             await self._publish([system_alert(
                 "rulebook_reload_rejected", "high",
                 f"lexicon/policy reload rejected, still serving {self.rules().lexicon_version}: {result.error}",

@@ -48,6 +48,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"livemod worker: {exc}", file=sys.stderr)
         return 2
     worker = Worker(settings)
+    if settings.metrics_port:
+        from . import metrics
+
+        metrics.start_metrics_server(settings.metrics_port, settings.metrics_host)
     print(f"livemod worker: lexicons {worker.rules().lexicon_version}; policy {worker.rules().policy_version}",
           file=sys.stderr)
     faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()

@@ -48,6 +48,7 @@ class Settings:
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     metrics_port: int = 0  # 0 = no Prometheus endpoint
+    metrics_host: str = "127.0.0.1"
     lexicon_dir: Path = REPO_ROOT / "lexicons"
     # Seconds between checks for changed lexicon files (hot reload); 0 disables.
     reload_interval: float = 2.0
