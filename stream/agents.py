@@ -20,7 +20,7 @@ from . import metrics
 from .app import create_app
 from .banlist import BanlistFollower
 from .enforcement import system_alert
-from .pipeline import ENFORCE_TOPIC, INPUT_KINDS, Enforcer, Pipeline, Source, Stores
+from .pipeline import ENFORCE_TOPIC, INPUT_KINDS, Enforcer, Pipeline, Source, Stores, Verdict
 from .recent import RecentMessages
 from .records import Output
 from .rules import ReloadingRules
@@ -69,13 +69,14 @@ class Worker:
     async def update_lag(self) -> None:
         metrics.update_consumer_lag(self.app, self._logical)
 
-    async def _batches(self, stream: faust.StreamT[Any]) -> Any:
-        async for batch in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
-            for event in batch:
-                # Table writes go to the changelog partition of the *current* event; in a
-                # batch faust's current event is the last buffered one, so set it per event.
-                _current_event.set(weakref.ref(event))
-                yield event.message
+    def _batches(self, stream: faust.StreamT[Any]) -> Any:
+        return stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s)
+
+    @staticmethod
+    def _make_current(event: Any) -> None:
+        # Table writes go to the changelog partition of the *current* event; in a batch
+        # faust's current event is the last buffered one, so set it for each event.
+        _current_event.set(weakref.ref(event))
 
     async def _publish(self, outputs: list[Output], event_ts: float | None = None) -> None:
         for out in outputs:
@@ -84,29 +85,48 @@ class Worker:
 
     async def moderate(self, stream: faust.StreamT[Any]) -> None:
         ready = self.banlist.ready
-        async for message in self._batches(stream):
+        pipeline = self.pipeline
+        async for batch in self._batches(stream):
             if not ready.is_set():  # the first events wait until the ban list has been read
                 await ready.wait()
-            topic = self._logical.get(message.topic, message.topic)
-            metrics.event_consumed(topic)
-            verdict = self.pipeline.handle_raw(message.value, Source(topic, message.partition, message.offset,
-                                                                     message.key))
-            metrics.record_verdict(verdict)
-            await self._publish(verdict.outputs, verdict.event.ts if verdict.event is not None else None)
+            dead, live = [], []
+            for event in batch:
+                message = event.message
+                topic = self._logical.get(message.topic, message.topic)
+                metrics.event_consumed(topic)
+                source = Source(topic, message.partition, message.offset, message.key)
+                decoded = pipeline.decode(message.value, source)
+                if isinstance(decoded, Verdict):
+                    dead.append(decoded)
+                else:
+                    live.append((pipeline.order_key(decoded), event, decoded, source))
+            live.sort(key=lambda item: item[0])  # stable: equal times keep partition order
+            for verdict in dead:
+                metrics.record_verdict(verdict)
+                await self._publish(verdict.outputs)
+            for _key, event, decoded, source in live:
+                self._make_current(event)
+                verdict = pipeline.judge(decoded, event.message.value, source)
+                metrics.record_verdict(verdict)
+                await self._publish(verdict.outputs, decoded.ts)
 
     async def enforce(self, stream: faust.StreamT[Any]) -> None:
-        async for message in self._batches(stream):
-            event_ts = None
-            try:
-                request = orjson.loads(message.value)
-                event_ts = request["ts"]
-                outputs = self.enforcer.handle(request)
-            except Exception as exc:  # noqa: BLE001 - our own records; a failure here is a bug
-                log.exception("enforcement failed on %s[%d]@%d", message.topic, message.partition, message.offset)
-                outputs = [system_alert("enforcement_error", "critical", f"enforcement failed: {type(exc).__name__}",
-                                        f"{message.topic}:{message.partition}:{message.offset}", time.time(),
-                                        partition=message.partition, offset=message.offset)]
-            await self._publish(outputs, event_ts)
+        async for batch in self._batches(stream):
+            for event in batch:
+                self._make_current(event)
+                message = event.message
+                event_ts = None
+                try:
+                    request = orjson.loads(message.value)
+                    event_ts = request["ts"]
+                    outputs = self.enforcer.handle(request)
+                except Exception as exc:  # noqa: BLE001 - our own records; a failure here is a bug
+                    log.exception("enforcement failed on %s[%d]@%d", message.topic, message.partition, message.offset)
+                    outputs = [system_alert("enforcement_error", "critical",
+                                            f"enforcement failed: {type(exc).__name__}",
+                                            f"{message.topic}:{message.partition}:{message.offset}", time.time(),
+                                            partition=message.partition, offset=message.offset)]
+                await self._publish(outputs, event_ts)
 
     async def reload_rules(self) -> None:
         if not self.rules.changed():

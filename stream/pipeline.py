@@ -97,21 +97,39 @@ class Pipeline:
 
     def handle_raw(self, raw: bytes, source: Source) -> Verdict:
         """Decode and judge one message from an input topic; bad input becomes a dead letter."""
+        decoded = self.decode(raw, source)
+        return decoded if isinstance(decoded, Verdict) else self.judge(decoded, raw, source)
+
+    def decode(self, raw: bytes | None, source: Source) -> Event | Verdict:
+        """The typed event, or a dead-letter verdict for input that cannot be decoded."""
         raw = raw if raw is not None else b""  # a tombstone is bad input too
         try:
-            obj = parse_json(raw, self.settings.max_event_bytes)
+            return decode_object(INPUT_KINDS.get(source.topic, ""), parse_json(raw, self.settings.max_event_bytes))
         except DecodeError as exc:
             return self.dead_letter(exc, raw, source)
-        return self.handle_object(INPUT_KINDS.get(source.topic, ""), obj, raw, source)
 
     def handle_object(self, kind: str, obj: dict[str, Any], raw: bytes, source: Source) -> Verdict:
         try:
-            return self.handle(decode_object(kind, obj))
+            event = decode_object(kind, obj)
+        except DecodeError as exc:
+            return self.dead_letter(exc, raw, source)
+        return self.judge(event, raw, source)
+
+    def judge(self, event: Event, raw: bytes, source: Source) -> Verdict:
+        """Judge a decoded event; an event refused by state or hitting a bug is dead-lettered."""
+        try:
+            return self.handle(event)
         except DecodeError as exc:
             return self.dead_letter(exc, raw, source)
         except Exception as exc:  # noqa: BLE001 - a bug must not drop the event: dead-letter it
             log.exception("processing error on %s[%d]@%d", source.topic, source.partition, source.offset)
             return self.dead_letter(DecodeError("processing_error", f"{type(exc).__name__}: {exc}"[:300]), raw, source)
+
+    def order_key(self, event: Event) -> float:
+        """Event-time order for a batch drawn from several topics: Kafka orders each
+        partition, not the topics of a room against each other. A product event sorts
+        ``product_grace_s`` early, so a pin made just after speech is on screen for it."""
+        return event.ts - self.settings.product_grace_s if event.kind == "product" else event.ts
 
     def dead_letter(self, exc: DecodeError, raw: bytes, source: Source) -> Verdict:
         record = DeadLetter(

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.conn import collect_hosts, create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    IllegalSaslStateError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+    for_code,
+)
 
 from .settings import Settings
 
@@ -64,6 +74,7 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
 
     Returns the full names created. Idempotent: a second run creates nothing.
     """
+    await check_connection(settings)
     admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **settings.kafka_client_kwargs())
     await admin.start()
     try:
@@ -120,8 +131,55 @@ async def check_topics(settings: Settings) -> None:
         raise TopicSetupError(f"partition counts {wrong} differ from LIVEMOD_PARTITIONS={settings.partitions}")
 
 
+class BrokerRefusedError(TopicSetupError):
+    """The broker answered and refused our credentials or certificate: retrying cannot help."""
+
+
+def _refusal(exc: BaseException, settings: Settings) -> str | None:
+    """A clear message when ``exc`` means wrong credentials or TLS trust, else None."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"TLS certificate verification failed: {exc.verify_message}; the broker's certificate is not "
+                f"signed by a CA in {settings.ssl_cafile or 'the system CA store'} (LIVEMOD_SSL_CAFILE)")
+    # An EOF mid-handshake is the connection dropping (e.g. a broker restarting), not a refusal.
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
+        return f"TLS handshake failed ({exc}): does the broker speak {settings.security_protocol} on this port?"
+    if isinstance(exc, (SaslAuthenticationFailed, AuthenticationFailedError, IllegalSaslStateError)):
+        return (f"authentication failed for user {settings.sasl_username!r} with {settings.sasl_mechanism} "
+                f"({exc}): check LIVEMOD_SASL_USERNAME and LIVEMOD_SASL_PASSWORD(_FILE)")
+    if isinstance(exc, UnsupportedSaslMechanismError):
+        return f"{exc} (LIVEMOD_SASL_MECHANISM={settings.sasl_mechanism})"
+    return None
+
+
+async def check_connection(settings: Settings, timeout_s: float = 5.0) -> None:
+    """Open one connection, with the configured security, to the first bootstrap server that
+    answers. aiokafka's clients reduce every bootstrap failure to "Unable to bootstrap" and
+    only log the cause; connecting directly lets a refusal surface as itself.
+
+    Raises BrokerRefusedError for wrong credentials or an untrusted certificate, the
+    connection error otherwise.
+    """
+    kwargs = settings.kafka_client_kwargs()
+    kwargs.pop("bootstrap_servers")
+    last: BaseException | None = None
+    for host, port, _family in collect_hosts(settings.bootstrap_servers, randomize=False):
+        try:
+            conn = await create_conn(host, port, request_timeout_ms=int(timeout_s * 1000), **kwargs)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            refusal = _refusal(exc, settings)
+            if refusal:
+                raise BrokerRefusedError(f"Kafka at {host}:{port}: {refusal}") from None
+            last = exc
+            continue
+        conn.close()
+        return
+    assert last is not None  # collect_hosts yields at least one host
+    raise last
+
+
 async def wait_for_broker(settings: Settings, deadline_s: float) -> None:
-    """Retry connecting with exponential backoff until ``deadline_s``; raise a clear error then."""
+    """Retry connecting with exponential backoff until ``deadline_s``; raise a clear error then.
+    A refusal (wrong credentials, untrusted certificate) is final and raised at once."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + deadline_s
     delay = 0.5
@@ -130,10 +188,13 @@ async def wait_for_broker(settings: Settings, deadline_s: float) -> None:
         attempt += 1
         admin = AIOKafkaAdminClient(request_timeout_ms=5000, **settings.kafka_client_kwargs())
         try:
+            await check_connection(settings)
             await admin.start()
             await admin.list_topics()
             return
-        except (KafkaError, OSError) as exc:
+        except BrokerRefusedError:
+            raise
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             left = give_up - loop.time()
             if left <= 0:
                 raise TopicSetupError(
