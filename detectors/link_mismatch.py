@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import jieba
 from rapidfuzz import fuzz
 
 from detectors.base import SEVERITIES, DetectContext, Finding
@@ -30,6 +29,7 @@ from detectors.claims import Claim, ClaimExtractor, Claims, attribute_text
 from detectors.lexicon import Entry, Lexicon, LexiconError, lexicon_version, load_lexicon
 from detectors.normalize import normalize
 from detectors.products import ITEM_CATEGORIES
+from detectors.segmenter import private_tokenizer
 
 __all__ = ["LinkMismatchDetector"]
 
@@ -111,8 +111,7 @@ class LinkMismatchDetector:
             if e.extra["kind"] == "license":
                 self._licenses.setdefault(e.extra["item_category"], []).append((e, _license_re(e)))
         # A private tokenizer: jieba's global one is shared with other detectors.
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()
+        self._tokenizer = private_tokenizer()
         for e in lexicon.entries:
             if e.extra["kind"] in ("noun", "brand"):
                 self._tokenizer.add_word(normalize(e.pattern).text)

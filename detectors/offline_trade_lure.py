@@ -27,6 +27,7 @@ from detectors.base import SEVERITIES, DetectContext, Finding
 from detectors.handles import FORMATS, Handle, handle_after, mobiles
 from detectors.homophones import HomophoneFolder, build_folder
 from detectors.lexicon import Entry, Lexicon, lexicon_version, load_lexicon
+from detectors.segmenter import private_tokenizer
 from detectors.normalize import Normalized, normalize
 
 LEXICON_FILE = "offline_trade_lure.yaml"
@@ -109,8 +110,8 @@ class OfflineTradeLureDetector:
         self._folder: HomophoneFolder = build_folder(lexicon.sets.get(_HOMOPHONE_WORDS, ()))
         self._guards = [r for r in rules if r.kind == "guard"]
         self._automaton = self._build_automaton(lexicon, [r for r in rules if r.kind not in ("handle", "guard")])
-        jieba.setLogLevel(60)
-        jieba.initialize()  # at load, not on the first candidate in the hot path
+        # Loaded at load, not on the first candidate in the hot path; never jieba's global one.
+        self._tokenizer = private_tokenizer()
 
     @classmethod
     def load(cls, lexicon_dir: Path) -> "OfflineTradeLureDetector":
@@ -185,7 +186,7 @@ class OfflineTradeLureDetector:
         matches: list[_Match] = []
         if rule_hits:
             cues = self._cue_index(hits)
-            segmenter = _Segmenter(text)
+            segmenter = _Segmenter(text, self._tokenizer)
             for hit in rule_hits:
                 match = self._evaluate(hit, norm, text, digits, cues, segmenter)
                 if match is not None and not self._guarded(match, cues):
@@ -311,10 +312,11 @@ class OfflineTradeLureDetector:
 class _Segmenter:
     """jieba word boundaries of one text, computed only if a guard asks."""
 
-    __slots__ = ("_text", "_bounds")
+    __slots__ = ("_text", "_bounds", "_tokenizer")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tokenizer: jieba.Tokenizer) -> None:
         self._text = text
+        self._tokenizer = tokenizer
         self._bounds: set[int] | None = None
 
     def is_boundary(self, pos: int) -> bool:
@@ -324,7 +326,7 @@ class _Segmenter:
             return True
         if self._bounds is None:
             self._bounds, at = set(), 0
-            for token in jieba.cut(text, HMM=False):
+            for token in self._tokenizer.cut(text, HMM=False):
                 at += len(token)
                 self._bounds.add(at)
         return pos in self._bounds
