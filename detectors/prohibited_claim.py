@@ -19,7 +19,15 @@ first, each one a way a literal hit is not a claim:
    so are ``own_range_cues`` (我们家最便宜的一款: a comparison inside one's own range) for
    entries marked ``own_range_exempt``; entries marked ``not_clause_initial`` do not count
    when they open their clause (第一，面料好 enumerates).
-4. ``whole_word``: a private jieba tokenizer, with the lexicon as user dictionary, must cut the
+   A question that is an offer (象牙雕件有要的吗, ``offer_cues``) still offers. Vulgarity is not
+   a claim: questions and after-cues (狗东西 骗子) never excuse it.
+4. Co-occurrence: an entry with ``requires_any`` / ``requires_before`` / ``requires_after``
+   (names of sets) counts only when a word of one of those sets stands within ``within``
+   normalized chars of the hit (on that side), inside its clause — or its sentence, with
+   ``scope: sentence``, for claims that ASR and chat spread over commas (中奖的家人，先付手续费).
+   A cue preceded by a ``cue_negation_cues`` word (不收手续费, 免运费) is no cue. This is how
+   paraphrases are caught that no literal lists: a trigger (中奖, 血糖, 胸) that is benign alone.
+5. ``whole_word``: a private jieba tokenizer, with the lexicon as user dictionary, must cut the
    text at both ends of the hit (第一 is rejected inside 第一次, 万能 inside 万能胶). Run last,
    and only for entries that ask for it, because it is the expensive check.
 
@@ -27,16 +35,16 @@ Overlapping hits of one category are one claim: the most severe, then longest, i
 """
 from __future__ import annotations
 
-import logging
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import ahocorasick
-import jieba
 
 from detectors.base import SEVERITIES, DetectContext, Finding
+from detectors.segmenter import private_tokenizer
 from detectors.lexicon import Entry, Lexicon, LexiconError, lexicon_version, load_lexicon
 from detectors.normalize import Normalized, normalize
 
@@ -46,17 +54,23 @@ ITEM_CATEGORIES = frozenset({
     "food", "health_food", "drug", "medical_device", "cosmetics", "apparel", "jewelry",
     "electronics", "home", "publication", "baby", "other"})
 _FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial")
-_EXTRA_KEYS = (*_FLAGS, "exempt_item_categories")
+_SIDES = {"requires_any": "any", "requires_before": "before", "requires_after": "after"}
+_EXTRA_KEYS = (*_FLAGS, "exempt_item_categories", *_SIDES, "within", "scope")
 _REQUIRED_SETS = ("negation_cues", "negation_after_cues", "question_cues", "question_particles",
-                  "goal_cues", "own_range_cues")
+                  "goal_cues", "own_range_cues", "offer_cues", "cue_negation_cues")
+_MAX_WITHIN = 40  # a co-occurrence further apart than this is no longer one statement
+# Insults and sexual remarks offend as questions too, and assert nothing an after-cue could negate.
+_NOT_CLAIMS = frozenset({"vulgar"})
 
 # Clause punctuation bounds the context windows; decorative separators (. - ~ space) do not.
 _CLAUSE_BREAK = re.compile(r"[，。！？!?；;,\n\r]")
+_SENTENCE_BREAK = re.compile(r"[。！？!?；;\n\r]")
 _QUESTION_MARKS = frozenset("?？")
 _CONTEXT_CHARS = 24  # original chars looked at on each side of a hit
 _CUE_GAP = 4  # normalized chars allowed between a preceding cue and the hit (不是说全网最低)
 _TAIL_CHARS = 8  # normalized chars after the hit searched for a question particle
 _JIEBA_MARGIN = 8  # normalized chars of context on each side given to jieba
+_CUE_NEGATION_GAP = 3  # normalized chars allowed between a cue negation and its cue (不收任何手续费)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,10 @@ class _Rule:
     whole_word: bool
     own_range_exempt: bool
     not_clause_initial: bool
+    # (side, set name) pairs, side in any|before|after; empty for a plain literal entry.
+    requires: tuple[tuple[str, str], ...] = ()
+    within: int = 0
+    sentence_scope: bool = False
 
 
 class ProhibitedClaimDetector:
@@ -79,8 +97,8 @@ class ProhibitedClaimDetector:
         self.lexicon = lexicon
         self.version = lexicon_version([lexicon])
         self._rules = tuple(_rule(lexicon, e) for e in lexicon.entries)
-        self._cues = {name: tuple(normalize(w).text for w in lexicon.sets[name]) for name in _REQUIRED_SETS}
-        self._max_cue = max(len(w) for words in self._cues.values() for w in words)
+        self._cues = {name: tuple(normalize(w).text for w in words) for name, words in lexicon.sets.items()}
+        self._max_cue = max(len(w) for name in _REQUIRED_SETS for w in self._cues[name])
         self._automaton = ahocorasick.Automaton()
         seen: dict[str, Entry] = {}
         for index, rule in enumerate(self._rules):
@@ -90,9 +108,7 @@ class ProhibitedClaimDetector:
             self._automaton.add_word(rule.normalized, index)
         self._automaton.make_automaton()
         # Private instance: the global jieba dictionary is shared with other detectors.
-        self._tokenizer = jieba.Tokenizer()
-        jieba.setLogLevel(logging.WARNING)
-        self._tokenizer.initialize()
+        self._tokenizer = private_tokenizer()
         for rule in self._rules:
             self._tokenizer.add_word(rule.normalized)
 
@@ -122,13 +138,19 @@ class ProhibitedClaimDetector:
             return False
         if item_category in rule.exempt_items:
             return False
+        if rule.requires and not self._cooccurs(norm, start, end, rule):
+            return False
         s, e = norm.span(start, end)
         before, after, asked = _clause_context(norm.original, s, e)
-        if self._cue_before(before, "negation_cues") or any(
-                cue in after for cue in self._cues["negation_after_cues"]):
+        # 是不是 asks; the 不是 inside it negates nothing (这内衣是不是很骚).
+        if self._cue_before(self._mask(before, "question_cues"), "negation_cues"):
             return False
-        if asked or self._cue_before(before, "question_cues") or any(
-                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"]):
+        claim = rule.entry.category not in _NOT_CLAIMS
+        if claim and any(cue in after for cue in self._cues["negation_after_cues"]):
+            return False
+        if claim and (asked or self._cue_before(before, "question_cues") or any(
+                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"])) and not any(
+                cue in before + after for cue in self._cues["offer_cues"]):
             return False
         # A goal governs the rest of its clause (力争做到华东地区销量第一), not just the next words.
         if rule.entry.category == "absolute_term" and any(cue in before for cue in self._cues["goal_cues"]):
@@ -139,12 +161,50 @@ class ProhibitedClaimDetector:
             return False
         return not rule.whole_word or self._is_whole_word(text, start, end)
 
-    def _cue_before(self, before: str, set_name: str) -> bool:
-        """A cue ending at most _CUE_GAP chars before the hit; a one-char cue (不, 别) must touch
+    def _cue_before(self, before: str, set_name: str, gap: int = _CUE_GAP) -> bool:
+        """A cue ending at most ``gap`` chars before the hit; a one-char cue (不, 别) must touch
         it, or 不要错过全网最低价 would read as a negation."""
-        tail = before[-(self._max_cue + _CUE_GAP):]
-        return any(len(tail) - (tail.rfind(cue) + len(cue)) <= (_CUE_GAP if len(cue) > 1 else 0)
+        tail = before[-(self._max_cue + gap):]
+        return any(len(tail) - (tail.rfind(cue) + len(cue)) <= (gap if len(cue) > 1 else 0)
                    for cue in self._cues[set_name] if cue in tail)
+
+    def _mask(self, text: str, set_name: str) -> str:
+        """``text`` with the words of a set blanked out, lengths kept."""
+        for cue in self._cues[set_name]:
+            if cue in text:
+                text = text.replace(cue, "\0" * len(cue))
+        return text
+
+    def _cooccurs(self, norm: Normalized, start: int, end: int, rule: _Rule) -> bool:
+        """A word of a required set within ``rule.within`` normalized chars of the hit, on the
+        set's side, without crossing a clause (or sentence) break of the original text."""
+        text, offsets, original = norm.text, norm.offsets, norm.original
+        breaks = _SENTENCE_BREAK if rule.sentence_scope else _CLAUSE_BREAK
+        lo, hi = max(0, start - rule.within), min(len(text), end + rule.within)
+        s, e = norm.span(start, end)
+        if lo < start:
+            cut = list(breaks.finditer(original, offsets[lo], s))
+            if cut:
+                lo = max(lo, bisect_left(offsets, cut[-1].end()))
+        if hi > end:
+            cut_after = breaks.search(original, e, offsets[hi - 1] + 1)
+            if cut_after:
+                hi = min(hi, bisect_left(offsets, cut_after.start()))
+        windows = {"before": (lo, start), "after": (end, hi)}
+        for side, set_name in rule.requires:
+            for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()):
+                if any(self._asserted_cue(text, cue, w_lo, w_hi) for cue in self._cues[set_name]):
+                    return True
+        return False
+
+    def _asserted_cue(self, text: str, cue: str, lo: int, hi: int) -> bool:
+        """``cue`` occurs in text[lo:hi] at least once without a cue negation right before it."""
+        k = text.find(cue, lo, hi)
+        while k >= 0:
+            if not self._cue_before(text[:k], "cue_negation_cues", _CUE_NEGATION_GAP):
+                return True
+            k = text.find(cue, k + 1, hi)
+        return False
 
     def _is_whole_word(self, text: str, start: int, end: int) -> bool:
         # Latin/digit edges: jieba would happily cut "usb" into u|sb once "sb" is a user word.
@@ -210,7 +270,34 @@ def _rule(lexicon: Lexicon, entry: Entry) -> _Rule:
     exempt = entry.extra.get("exempt_item_categories", [])
     if not isinstance(exempt, list) or not set(exempt) <= ITEM_CATEGORIES:
         raise lexicon.error(entry, f"exempt_item_categories must be a list of {sorted(ITEM_CATEGORIES)}")
-    return _Rule(entry, normalized, tuple(exceptions), frozenset(exempt), **flags)
+    return _Rule(entry, normalized, tuple(exceptions), frozenset(exempt), **flags,
+                 **_cooccurrence(lexicon, entry))
+
+
+def _cooccurrence(lexicon: Lexicon, entry: Entry) -> dict[str, Any]:
+    """The validated ``requires_*`` / ``within`` / ``scope`` keys of ``entry`` as _Rule fields."""
+    requires: list[tuple[str, str]] = []
+    for key, side in _SIDES.items():
+        names = entry.extra.get(key, [])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise lexicon.error(entry, f"{key} must be a set name or a list of set names")
+        for name in names:
+            if name not in lexicon.sets:
+                known = ", ".join(sorted(lexicon.sets))
+                raise lexicon.error(entry, f"{key}: unknown set {name!r} (known: {known})")
+            requires.append((side, name))
+    within, scope = entry.extra.get("within"), entry.extra.get("scope", "clause")
+    if not requires:
+        if "within" in entry.extra or "scope" in entry.extra:
+            raise lexicon.error(entry, "within and scope need requires_any, requires_before or "
+                                       "requires_after")
+        return {}
+    if type(within) is not int or not 1 <= within <= _MAX_WITHIN:
+        raise lexicon.error(entry, f"within must be a whole number of characters from 1 to {_MAX_WITHIN}")
+    if scope not in ("clause", "sentence"):
+        raise lexicon.error(entry, "scope must be clause or sentence")
+    return {"requires": tuple(requires), "within": within, "sentence_scope": scope == "sentence"}
 
 
 def _newest_item_category(items: Sequence[Mapping[str, object]]) -> str | None:

@@ -1,5 +1,6 @@
 """ProhibitedClaimDetector over the shipped lexicon: obfuscations hit, benign look-alikes do not,
 and every finding's evidence points into the original text."""
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -141,3 +142,164 @@ def test_duplicate_normalized_pattern_is_refused(tmp_path: Path) -> None:
     (tmp_path / "prohibited_claim.yaml").write_text(source + duplicate, encoding="utf-8")
     with pytest.raises(LexiconError, match=r"prohibited_claim.yaml:\d+: entry 'abs.dup': pattern normalizes"):
         ProhibitedClaimDetector.load(tmp_path)
+
+
+# ---- co-occurrence entries (requires_any / requires_before / requires_after, within, scope)
+
+MINI_SETS = """lexicon: prohibited_claim
+version: "t"
+sets:
+  negation_cues: [不搞, 没有]
+  negation_after_cues: [违法]
+  question_cues: [是不是]
+  question_particles: [吗]
+  goal_cues: [争做]
+  own_range_cues: [我们家]
+  offer_cues: [有要的]
+  cue_negation_cues: [不收, 免]
+  fee: [手续费, 押金]
+entries:
+"""
+COMMON = "category: false_promotion, severity: high, legal_basis: x"
+MINI_ENTRIES = f"""  - {{id: p.any, pattern: 中奖, {COMMON}, requires_any: fee, within: 6}}
+  - {{id: p.sentence, pattern: 奖品, {COMMON}, requires_any: [fee], within: 8, scope: sentence}}
+  - {{id: p.before, pattern: 免单, {COMMON}, requires_before: fee, within: 6}}
+  - {{id: p.after, pattern: 领奖, {COMMON}, requires_after: fee, within: 6}}
+"""
+
+
+def mini_detector(tmp_path: Path, entries: str = MINI_ENTRIES) -> ProhibitedClaimDetector:
+    (tmp_path / "prohibited_claim.yaml").write_text(MINI_SETS + entries, encoding="utf-8")
+    return ProhibitedClaimDetector.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory) -> ProhibitedClaimDetector:
+    return mini_detector(tmp_path_factory.mktemp("mini"))
+
+
+@pytest.mark.parametrize(("text", "rule_id"), [
+    ("中奖先付手续费", "p.any"),  # cue after the trigger, within 6
+    ("交了押金才算中奖", "p.any"),  # requires_any: a cue before counts too
+    ("中 奖 先 付 手 续 费", "p.any"),  # obfuscated; within counts normalized chars
+    ("中奖要先付一点点手续费", None),  # cue 7 chars away: beyond within
+    ("恭喜中奖", None),  # trigger alone is benign
+    ("中奖，手续费", None),  # clause scope: the comma ends the window
+    ("中奖不收手续费", None),  # a negated cue is no cue
+    ("我们不搞中奖先付手续费", None),  # negation before the trigger still exempts
+    ("中奖先付手续费吗", None),  # and so does a question
+    ("奖品，先付手续费", "p.sentence"),  # sentence scope crosses a comma…
+    ("奖品。先付手续费", None),  # …but not a full stop
+    ("交押金免单", "p.before"),  # requires_before: cue before
+    ("免单交押金", None),  # …a cue after does not count
+    ("领奖交押金", "p.after"),  # requires_after: cue after
+    ("交押金领奖", None),  # …a cue before does not count
+])
+def test_cooccurrence_needs_a_cue_nearby(mini: ProhibitedClaimDetector, text: str,
+                                         rule_id: str | None) -> None:
+    findings = detect(mini, text)
+    assert [f.rule_id for f in findings] == ([rule_id] if rule_id else [])
+    for f in findings:  # evidence is the trigger, in the original text
+        assert text[f.span[0]:f.span[1]] == f.matched
+
+
+BAD_COOCCURRENCE = [
+    # (entry keys after the common ones, expected message fragment)
+    ("requires_any: nope, within: 6", "requires_any: unknown set 'nope'"),
+    ("requires_before: [fee, nope], within: 6", "requires_before: unknown set 'nope'"),
+    ("requires_after: {a: 1}, within: 6", "requires_after must be a set name or a list"),
+    ("requires_any: fee", "within must be a whole number"),  # within is required
+    ("requires_any: fee, within: 0", "within must be a whole number"),
+    ("requires_any: fee, within: 41", "within must be a whole number"),  # over the cap
+    ("requires_any: fee, within: '6'", "within must be a whole number"),  # a string
+    ("requires_any: fee, within: true", "within must be a whole number"),  # bool is not a count
+    ("requires_any: fee, within: 6, scope: paragraph", "scope must be clause or sentence"),
+    ("within: 6", "within and scope need requires_any"),  # a window without a cue set
+    ("scope: sentence", "within and scope need requires_any"),
+]
+
+
+@pytest.mark.parametrize(("keys", "message"), BAD_COOCCURRENCE)
+def test_bad_cooccurrence_entry_is_refused_with_its_line(tmp_path: Path, keys: str,
+                                                         message: str) -> None:
+    entry = f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n"
+    with pytest.raises(LexiconError) as caught:
+        mini_detector(tmp_path, entry)
+    assert re.search(r"prohibited_claim\.yaml:14: entry 'p\.bad': ", str(caught.value))
+    assert message in str(caught.value)
+
+
+def test_missing_required_set_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "prohibited_claim.yaml").write_text(
+        MINI_SETS.replace("  offer_cues: [有要的]\n", "") + MINI_ENTRIES, encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"prohibited_claim.yaml:1: missing sets: offer_cues"):
+        ProhibitedClaimDetector.load(tmp_path)
+
+
+# Paraphrases the shipped co-occurrence entries are written for (not literal list words).
+PARAPHRASES = [
+    # (text, category)
+    ("恭喜这位家人抽中了手机，先交两百块保证金就给你寄", "false_promotion"),  # prize against a fee
+    ("您中了一等奖，只需缴纳个人所得税八百元", "false_promotion"),
+    ("还有五分钟，五分钟以后马上恢复原价", "false_promotion"),  # countdown to a price rise
+    ("原价三千多的羊绒大衣，今天只要两百九", "false_promotion"),  # pressured reference price
+    ("免费送电饭煲，只收九十九押金", "false_promotion"),  # "free" against a deposit
+    ("这双鞋保证终身不开胶", "false_promotion"),  # guarantee for all time
+    ("瘦不下来全额退款", "false_promotion"),  # refund conditioned on the result
+    ("我妈吃了两个月，血压降到一百二了", "medical_claim"),  # testimonial on a measure
+    ("用了三天，脚气都没了", "medical_claim"),  # disease + cure
+    ("泡脚比去医院打针更管用", "medical_claim"),  # better than treatment
+    ("孩子喝了保证长高", "medical_claim"),
+    ("美女屁股给我看看", "vulgar"),  # body word + look request
+    ("主播把衣服脱了给我们看", "vulgar"),
+    ("这内衣穿上是不是很骚", "vulgar"),  # a question does not excuse vulgarity
+    ("买你妈 什么破东西", "vulgar"),  # the curse frame V你妈
+    ("狗东西 骗子 滚", "vulgar"),  # an after-cue (骗子) does not excuse it either
+    ("好评带图追评，联系客服返现金", "fake_transaction"),  # review for a reward
+    ("做任务返佣，先垫付后返本金", "fake_transaction"),  # order task
+    ("拍二号链接的数据线，我们给你发这个口罩，口罩链接审核不过", "fake_transaction"),  # 拍A发B
+    ("定位器装在他车上，他根本发现不了", "banned_goods"),  # covert tracker
+    ("这个可以屏蔽电子眼，闯红灯也不拍", "banned_goods"),  # enforcement jammer
+    ("象牙手镯有要的吗", "banned_goods"),  # an offer phrased as a question
+]
+
+
+@pytest.mark.parametrize(("text", "category"), PARAPHRASES)
+def test_paraphrased_claims_are_found(detector: ProhibitedClaimDetector, text: str, category: str) -> None:
+    assert category in {f.category for f in detect(detector, text)}
+
+
+PARAPHRASE_LOOK_ALIKES = [
+    "中奖的家人私信客服留一下地址，我们包邮给你寄过去",  # a prize without a fee
+    "奖品都是包邮的，不收任何手续费",  # the fee is negated
+    "中奖的运费险我们送",  # 运费险 is no fee
+    "下播以后恢复原价哦",  # no countdown
+    "原价两百，领券减五十",  # a coupon, no pressure words
+    "原材料涨价了，我们也没办法",
+    "收到不喜欢全额退款",  # a return policy, not a result guarantee
+    "保证正品，假一赔三",
+    "百分百纯棉，不起球",
+    "我妈有高血压，这个能吃吗",  # a disease without a cure claim
+    "有高血压的家人，少吃咸的，多运动就好了",  # advice: the cure cue is in another clause
+    "孩子长高了，去年的衣服穿不下了",
+    "这个比药店便宜多了",
+    "这件显胸大，胸小的姐妹放心",  # apparel fit talk
+    "这条裤子提臀，显得屁股翘",
+    "主播胸前的胸针好看",  # 胸 inside 胸前/胸针
+    "给你妈买一件，她肯定喜欢",  # 你妈 as a plain noun
+    "你妈妈穿也好看",
+    "脱了外套给大家看看里面的打底",  # the anchor shows a layer herself
+    "这个颜色很骚气",  # fashion slang, listed exception
+    "别骚扰主播了",
+    "收到货麻烦给个好评，谢谢家人们",  # a review without a reward
+    "好评如潮，今晚还有红包雨",
+    "链接审核没过，大家稍等两分钟",  # a listing problem, nothing shipped instead
+    "老人戴的定位器，走丢了家人随时能找到",
+    "降噪耳机可以屏蔽噪音",
+    "今天全场包邮，都返现金券",
+]
+
+
+@pytest.mark.parametrize("text", PARAPHRASE_LOOK_ALIKES)
+def test_paraphrase_look_alikes_are_not_found(detector: ProhibitedClaimDetector, text: str) -> None:
+    assert detect(detector, text) == []
