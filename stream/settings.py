@@ -99,6 +99,9 @@ class Settings:
             )
         if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
             raise SettingsError("SASL needs LIVEMOD_SASL_USERNAME and LIVEMOD_SASL_PASSWORD (or _FILE)")
+        # Checked here: the SSL context would only fail at the first connection, with a bare errno.
+        if "SSL" in self.security_protocol and self.ssl_cafile and not Path(self.ssl_cafile).is_file():
+            raise SettingsError(f"LIVEMOD_SSL_CAFILE={self.ssl_cafile!r}: no such file")
         if self.partitions < 1:
             raise SettingsError("LIVEMOD_PARTITIONS must be at least 1")
         if self.evidence_retention_days < 60:

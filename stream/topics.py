@@ -74,7 +74,7 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
 
     Returns the full names created. Idempotent: a second run creates nothing.
     """
-    await check_connection(settings)
+    await check_connection(settings, timeout_s)
     admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **settings.kafka_client_kwargs())
     await admin.start()
     try:

@@ -26,6 +26,12 @@ def test_reads_typed_values() -> None:
     ({"LIVEMOD_SECURITY_PROTOCOL": "TLS"}, "LIVEMOD_SECURITY_PROTOCOL='TLS'"),
     ({"LIVEMOD_SECURITY_PROTOCOL": "SASL_SSL"}, "SASL needs LIVEMOD_SASL_USERNAME"),
     ({"LIVEMOD_EVIDENCE_RETENTION_DAYS": "30"}, "4.3.2.2(4)"),
+    # A password file that is not there names the variable, not just an errno.
+    ({"LIVEMOD_SECURITY_PROTOCOL": "SASL_SSL", "LIVEMOD_SASL_USERNAME": "livemod",
+      "LIVEMOD_SASL_PASSWORD_FILE": "/nonexistent/livemod.password"}, "LIVEMOD_SASL_PASSWORD_FILE: cannot read"),
+    # A missing CA file fails at startup, not at the first TLS handshake.
+    ({"LIVEMOD_SECURITY_PROTOCOL": "SSL", "LIVEMOD_SSL_CAFILE": "/nonexistent/ca.pem"},
+     "LIVEMOD_SSL_CAFILE='/nonexistent/ca.pem': no such file"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
