@@ -6,11 +6,13 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence, TypeVar
 
 import orjson
 
 from .settings import Settings, SettingsError
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -26,6 +28,21 @@ def _rules(settings: Settings, lexicon_dir: Path | None = None):
     try:
         return ReloadingRules(lexicon_dir or settings.lexicon_dir)
     except RulebookError as exc:
+        raise SystemExit(f"livemod: {exc}") from None
+
+
+def _run_kafka(settings: Settings, make: Callable[[], Awaitable[T]]) -> T:
+    """Run a Kafka coroutine after checking the broker answers: a refusal (credentials,
+    certificate) or an unreachable broker ends the command with one clear line."""
+    from .topics import TopicSetupError, wait_for_broker
+
+    async def main() -> T:
+        await wait_for_broker(settings, settings.startup_deadline_s)
+        return await make()
+
+    try:
+        return asyncio.run(main())
+    except TopicSetupError as exc:
         raise SystemExit(f"livemod: {exc}") from None
 
 
@@ -136,7 +153,7 @@ def cmd_signal(args: argparse.Namespace) -> int:
     settings = _settings()
     op = "cut" if args.command == "cutoff" else "restore"
     outputs = manual_signal(op, args.room, args.reason, _operator(args), round(time.time(), 3))
-    asyncio.run(publish(settings, outputs))
+    _run_kafka(settings, lambda: publish(settings, outputs))
     print(f"{op} signal for room {args.room} published ({outputs[0].value['cutoff_id']}), audited on mod.actions")
     return 0
 
@@ -154,7 +171,7 @@ def cmd_ban(args: argparse.Namespace) -> int:
         expires = None if args.days is None else round(time.time() + args.days * 86400, 3)
         value = {"role": args.role, "subject_id": args.subject, "reason": args.reason,
                  "expires_at": expires, "operator": _operator(args)}
-    asyncio.run(publish_ban(settings, key, value))
+    _run_kafka(settings, lambda: publish_ban(settings, key, value))
     print(f"{'banned' if value else 'lifted ban on'} {key}")
     return 0
 
@@ -164,7 +181,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     settings = _settings()
     with _input(args.file) as fh:
-        sent, skipped = asyncio.run(replay(settings, fh, rate=args.rate))
+        sent, skipped = _run_kafka(settings, lambda: replay(settings, fh, rate=args.rate))
     print(f"produced {sent} event(s), skipped {skipped} unreadable line(s)", file=sys.stderr)
     return 0
 
@@ -184,7 +201,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     try:
-        asyncio.run(run())
+        _run_kafka(settings, run)
     except KeyboardInterrupt:
         pass
     return 0
