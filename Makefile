@@ -31,6 +31,7 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
 clean:
