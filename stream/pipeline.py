@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence as SequenceABC
 from typing import Any, Callable, MutableMapping, Sequence
 
 from detectors.base import DetectContext, Finding, PriorMessage
@@ -73,6 +74,28 @@ class Stores:
     bans: MutableMapping[str, Any]  # "role:id" → market-ban entry
     recent: RecentMessages
     breaker: CutoffBreaker
+
+
+class ItemsOnScreen(SequenceABC):
+    """``items_at`` computed on first use: most events never reach a detector that reads
+    the items (only a hit does), and copying a room's items per danmaku is wasted work."""
+
+    __slots__ = ("_products", "_ts", "_grace_s", "_items")
+
+    def __init__(self, products: Any, ts: float, grace_s: float) -> None:
+        self._products, self._ts, self._grace_s = products, ts, grace_s
+        self._items: list[dict[str, Any]] | None = None
+
+    def _get(self) -> list[dict[str, Any]]:
+        if self._items is None:
+            self._items = items_at(self._products, self._ts, self._grace_s)
+        return self._items
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def subject_key(role: str, subject_id: str) -> str:
@@ -206,7 +229,7 @@ class Pipeline:
             ts=event.ts,
             text=event.text,
             recent=recent,
-            items=items_at(room["products"], event.ts, self.settings.product_grace_s),
+            items=ItemsOnScreen(room["products"], event.ts, self.settings.product_grace_s),
         )
         self._speech_count += 1
         timed = self._on_detector_time if self._speech_count % self._time_every == 0 else None
