@@ -19,6 +19,7 @@ from faust.streams import _current_event
 from . import metrics
 from .app import create_app
 from .banlist import BanlistFollower
+from .delivery import DeliveryGuard
 from .enforcement import system_alert
 from .pipeline import ENFORCE_TOPIC, INPUT_KINDS, Enforcer, Pipeline, Source, Stores, Verdict
 from .recent import RecentMessages
@@ -34,6 +35,7 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
+        self.app.sensors.add(DeliveryGuard())
         self.rules = ReloadingRules(settings.lexicon_dir)
         n = settings.partitions
 

@@ -53,5 +53,6 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         producer_linger=0.005,
         producer_acks=-1,
+        producer_request_timeout=settings.producer_request_timeout_s,
         table_cleanup_interval=30.0,
     )

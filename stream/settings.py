@@ -66,6 +66,9 @@ class Settings:
     session_timeout_s: float = 30.0
     rebalance_timeout_s: float = 30.0
     heartbeat_interval_s: float = 3.0
+    # How long the producer retries an output record before the worker gives up and exits
+    # (without committing: see stream/delivery.py).
+    producer_request_timeout_s: float = 120.0
     batch_max: int = 500
     batch_within_s: float = 0.01
     startup_deadline_s: float = 60.0

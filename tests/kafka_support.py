@@ -109,3 +109,88 @@ async def collect(settings: Settings, topic: str, expected: int, timeout: float 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+# --- fault injection (tests/test_faults_kafka.py, tests/test_fuzz.py) --------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives ``key``: lets a test pick
+    room ids that land on every partition."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def keys_covering(prefix: str, partitions: int, per_partition: int = 1) -> list[str]:
+    """``prefix0``, ``prefix1``, … chosen so each partition gets ``per_partition`` keys."""
+    chosen: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    i = 0
+    while any(len(v) < per_partition for v in chosen.values()):
+        key = f"{prefix}{i}"
+        bucket = chosen[partition_of(key.encode(), partitions)]
+        if len(bucket) < per_partition:
+            bucket.append(key)
+        i += 1
+    return [k for p in range(partitions) for k in chosen[p]]
+
+
+class LocalBroker:
+    """A private Kafka broker (own data dir and ports) for tests that stop it; the session
+    broker other tests use is never touched."""
+
+    SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, "LIVEMOD_KAFKA_DATA": str(data_dir), "LIVEMOD_KAFKA_PORT": str(self.port),
+                    "LIVEMOD_KAFKA_CONTROLLER_PORT": str(free_port())}
+        if "LIVEMOD_KAFKA_SASL_PORT" in self.SCRIPT.read_text():  # a listener for SASL tests, if configured
+            self.env["LIVEMOD_KAFKA_SASL_PORT"] = str(free_port())
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        result = subprocess.run(["bash", str(self.SCRIPT), action], env=self.env, capture_output=True, text=True,
+                                timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"kafka.sh {action} failed:\n{result.stdout}\n{result.stderr}")
+
+    def up(self) -> "LocalBroker":
+        self._run("up")
+        return self
+
+    def down(self) -> None:
+        self._run("down")
+
+
+async def collect_until(settings: Settings, topic: str, done: Any, timeout: float = 90.0,
+                        settle: float = 2.0) -> list[dict[str, Any]]:
+    """Read ``topic`` from the beginning until ``done(records)`` holds (then ``settle`` more
+    seconds, to catch redeliveries) or ``timeout`` passed. Unlike :func:`collect`, duplicates
+    cannot end the wait early."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), group_id=None, auto_offset_reset="earliest",
+                                **settings.kafka_client_kwargs())
+    await consumer.start()
+    records: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        while time.monotonic() < (settle_until or deadline):
+            for recs in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(orjson.loads(r.value) for r in recs)
+            if settle_until is None and done(records):
+                settle_until = time.monotonic() + settle
+    finally:
+        await consumer.stop()
+    return records
+
+
+def ids_present(field: str, expected: set[str]) -> Any:
+    return lambda records: expected <= {r.get(field) for r in records}
