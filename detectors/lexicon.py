@@ -92,22 +92,30 @@ def load_lexicon(path: str | Path, extra_keys: Collection[str] = ()) -> Lexicon:
     """Parse and validate ``path``; ``extra_keys`` are the entry keys the caller understands
     beyond the common ones (anything else is rejected, so a typo never silently does nothing)."""
     path = Path(path)
+    raw, node, data = read_yaml(path, LexiconError, MAX_FILE_BYTES)
+    return _Validator(path, frozenset(extra_keys)).lexicon(node, data, hashlib.sha256(raw).hexdigest()[:12])
+
+
+def read_yaml(path: Path, error: type[ValueError], max_bytes: int) -> tuple[bytes, yaml.Node | None, Any]:
+    """Read a YAML data file safely: size-checked, UTF-8, safe loader only. Returns the raw
+    bytes (for the digest), the composed node (for line numbers) and the data; every problem
+    raises ``error`` with a ``file:line:`` message."""
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LexiconError(f"{path}:1: file is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        if size > max_bytes:
+            raise error(f"{path}:1: file is {size} bytes, over the {max_bytes} limit")
         raw = path.read_bytes()
     except OSError as exc:
-        raise LexiconError(f"{path}:0: cannot read: {exc}") from exc
+        raise error(f"{path}:0: cannot read: {exc}") from exc
     try:
         node, data = _parse(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise LexiconError(f"{path}:1: not UTF-8: {exc}") from exc
+        raise error(f"{path}:1: not UTF-8: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise LexiconError(f"{path}:{line}: invalid YAML: {exc}") from exc
-    return _Validator(path, frozenset(extra_keys)).lexicon(node, data, hashlib.sha256(raw).hexdigest()[:12])
+        raise error(f"{path}:{line}: invalid YAML: {exc}") from exc
+    return raw, node, data
 
 
 # libyaml's C parser when PyYAML has it (10x faster at load and reload); both are safe loaders.

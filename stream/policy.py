@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from detectors.base import SEVERITIES, Finding
-from detectors.lexicon import CATEGORIES
+from detectors.lexicon import CATEGORIES, read_yaml
 
 from .events import REPORT_REASONS
 from .records import stable_id
@@ -557,22 +557,7 @@ class CutoffBreaker:
 def load_policy(path: str | Path) -> Policy:
     """Parse and validate ``path``. Every problem raises :class:`PolicyError` ``file:line: ...``."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise PolicyError(f"{path}:1: file is {size} bytes, over the {MAX_FILE_BYTES} limit")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}:0: cannot read: {exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}:1: not UTF-8: {exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(f"{path}:{mark.line + 1 if mark else 1}: invalid YAML: {exc}") from exc
+    raw, node, data = read_yaml(path, PolicyError, MAX_FILE_BYTES)
     lines = yaml_line_map(node) if node is not None else {}
     return _Loader(path, lines).policy(data, hashlib.sha256(raw).hexdigest()[:12])
 

@@ -89,22 +89,7 @@ async def collect(settings: Settings, topic: str, expected: int, timeout: float 
                   settle: float = 2.0) -> list[dict[str, Any]]:
     """Read ``topic`` from the beginning until ``expected`` records arrived (then ``settle``
     more seconds, to catch extras that should not be there) or ``timeout`` passed."""
-    consumer = AIOKafkaConsumer(settings.topic(topic), group_id=None, auto_offset_reset="earliest",
-                                **settings.kafka_client_kwargs())
-    await consumer.start()
-    records: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        settle_until = None
-        while time.monotonic() < (settle_until or deadline):
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                records.extend(orjson.loads(r.value) for r in recs)
-            if settle_until is None and len(records) >= expected:
-                settle_until = time.monotonic() + settle
-    finally:
-        await consumer.stop()
-    return records
+    return await collect_until(settings, topic, lambda records: len(records) >= expected, timeout, settle)
 
 
 def run(coro: Any) -> Any:
