@@ -1,4 +1,5 @@
-"""Find and validate contact handles: mainland mobile numbers, QQ numbers, WeChat ids.
+"""Find and validate contact handles: mainland mobile and fixed-line numbers, QQ numbers,
+WeChat ids.
 
 Works on the digit-folded normalized view (``normalize(text, fold_digits=True).text``), where
 一三八 一二三四 五六七八, ①③⑧ and 138-1234-5678 all read 13812345678. The formats are
@@ -16,6 +17,9 @@ from detectors.normalize import Normalized
 FORMATS: dict[str, re.Pattern[str]] = {
     "mobile": re.compile(r"(?:86)?1[3-9][0-9]{9}"),
     "qq": re.compile(r"[1-9][0-9]{4,10}"),
+    # Fixed lines: 0 + 2-3 digit area code + 7-8 digit number (010 6552 8899, 0755-…), and
+    # the nationwide 400 service numbers.
+    "landline": re.compile(r"0[1-9][0-9]{8,10}|400[0-9]{7}"),
     # WeChat ids are 6-20 chars starting with a letter; _ and - were dropped by normalize.
     "wechat_id": re.compile(r"[a-z][a-z0-9]{5,19}"),
 }

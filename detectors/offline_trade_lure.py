@@ -16,6 +16,8 @@ what reaches into the current message, its span clipped to the current text.
 """
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -31,7 +33,8 @@ from detectors.segmenter import private_tokenizer
 from detectors.normalize import Normalized, normalize
 
 LEXICON_FILE = "offline_trade_lure.yaml"
-_EXTRA_KEYS = ("kind", "alone", "handles", "window", "end_boundary", "before", "after", "require")
+_EXTRA_KEYS = ("kind", "alone", "handles", "window", "end_boundary", "before", "after", "require",
+               "handle_only", "after_window", "symbols", "own_category")
 _KINDS = frozenset({"phrase", "contact", "anchor", "handle", "guard"})
 _REQUIRES = frozenset({"either", "before", "after", "both"})
 # Sets with a fixed role in the matching logic (their words are lexicon data).
@@ -56,6 +59,9 @@ class _Rule:
     before: str | None
     after: str | None
     require: str
+    handle_only: bool = False  # a contact word (群, 座机) that is a lure only with a handle after it
+    after_window: int = 0  # anchors: how far the ``after`` word may be (default ``window``)
+    own_category: bool = False  # guards: silence only matches of the guard's own category
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,7 @@ class OfflineTradeLureDetector:
             self._alone_mobile = None
         self._folder: HomophoneFolder = build_folder(lexicon.sets.get(_HOMOPHONE_WORDS, ()))
         self._guards = [r for r in rules if r.kind == "guard"]
+        self._symbols = _SymbolAliases.build(lexicon, rules)
         self._automaton = self._build_automaton(lexicon, [r for r in rules if r.kind not in ("handle", "guard")])
         # Loaded at load, not on the first candidate in the hot path; never jieba's global one.
         self._tokenizer = private_tokenizer()
@@ -173,7 +180,7 @@ class OfflineTradeLureDetector:
     # ---- scanning one text ----------------------------------------------------------------
 
     def _scan(self, original: str) -> list[tuple[Normalized, _Match]]:
-        norm = normalize(original)
+        norm, aliased = self._symbols.normalize(original)
         text = norm.text
         hits = self._hits(text)
         rule_hits = _drop_nested([h for h in hits if h.word.rule is not None])
@@ -182,7 +189,7 @@ class OfflineTradeLureDetector:
         mobile_possible = self._alone_mobile is not None and len(text) >= 11
         if not rule_hits and not mobile_possible:
             return []
-        digits = normalize(original, fold_digits=True).text  # same length and offsets as text
+        digits = normalize(aliased, fold_digits=True).text  # same length and offsets as text
         matches: list[_Match] = []
         if rule_hits:
             cues = self._cue_index(hits)
@@ -214,25 +221,27 @@ class OfflineTradeLureDetector:
                 hits.append(_Hit(start, end, word, fuzzy))
         return hits
 
-    def _guarded(self, match: _Match, cues: dict[str, list[_Hit]]) -> bool:
+    def _guarded(self, match: _Match, cues: dict[str, "_Cues"]) -> bool:
         """True if the match is said as a warning (不要私下转账, 让你加微信的都是骗子)."""
         for guard in self._guards:
-            if guard.before and _near_before(cues.get(guard.before, ()), match.start, guard.window):
+            if guard.own_category and guard.entry.category != match.rule.entry.category:
+                continue
+            if guard.before and _near_before(cues.get(guard.before, _NO_CUES), match.start, guard.window):
                 return True
-            if guard.after and _near_after(cues.get(guard.after, ()), match.end, guard.window):
+            if guard.after and _near_after(cues.get(guard.after, _NO_CUES), match.end, guard.window):
                 return True
         return False
 
     @staticmethod
-    def _cue_index(hits: Iterable[_Hit]) -> dict[str, list[_Hit]]:
+    def _cue_index(hits: Iterable[_Hit]) -> dict[str, "_Cues"]:
         index: dict[str, list[_Hit]] = {}
         for hit in hits:
             if hit.word.set_name is not None:
                 index.setdefault(hit.word.set_name, []).append(hit)
-        return index
+        return {name: _Cues(found) for name, found in index.items()}
 
     def _evaluate(self, hit: _Hit, norm: Normalized, text: str, digits: str,
-                  cues: dict[str, list[_Hit]], segmenter: "_Segmenter") -> _Match | None:
+                  cues: dict[str, "_Cues"], segmenter: "_Segmenter") -> _Match | None:
         rule = hit.word.rule
         assert rule is not None
         if _excepted(text, hit.start, hit.end, rule.exceptions):
@@ -244,18 +253,20 @@ class OfflineTradeLureDetector:
         return self._contact_match(rule, hit, norm, text, digits, cues, segmenter)
 
     def _contact_match(self, rule: _Rule, hit: _Hit, norm: Normalized, text: str, digits: str,
-                       cues: dict[str, list[_Hit]], segmenter: "_Segmenter") -> _Match | None:
+                       cues: dict[str, "_Cues"], segmenter: "_Segmenter") -> _Match | None:
         # A handle is the strongest evidence, and the only context in which a Latin contact
         # word may be glued to following letters (vxabc123 but not vip).
-        before = _near_before(cues.get(_ADD_VERBS, ()), hit.start, rule.window, segmenter)
+        before = _near_before(cues.get(_ADD_VERBS, _NO_CUES), hit.start, rule.window, segmenter)
         handle = self._handle(rule, hit, norm, digits)
         if handle is not None:  # evidence runs from the add verb, if any, to the handle
             start = before.start if before is not None else hit.start
             return _Match(self._handle_rules[handle.format], start, handle.end, hit.fuzzy, handle, "handle")
+        if rule.handle_only:
+            return None
         nxt = text[hit.end] if hit.end < len(text) else ""
         if _is_ascii_alpha(rule.pattern[-1]) and _is_ascii_alpha(nxt):
             return None
-        after = _near_after(cues.get(_CONTACT_CUES, ()), hit.end, rule.window, segmenter)
+        after = _near_after(cues.get(_CONTACT_CUES, _NO_CUES), hit.end, rule.window, segmenter)
         if rule.end_boundary and _is_cjk(nxt) and after is None:
             return None  # 加微辣, 薇诺娜: the one-char word is the start of another word
         candidates = []
@@ -332,6 +343,48 @@ class _Segmenter:
         return pos in self._bounds
 
 
+@dataclass(frozen=True, slots=True)
+class _SymbolAliases:
+    """Emoji used as names (🐟 闲鱼, 🍠 小红书, 🐧 企鹅/QQ). normalize drops emoji, so before
+    normalizing, each such symbol is spelled out as its entry's pattern; the offsets of the
+    spelled-out word all point back at the symbol, so evidence spans stay in the original."""
+
+    spelled: dict[str, str]
+    finder: re.Pattern[str] | None
+
+    @classmethod
+    def build(cls, lexicon: Lexicon, rules: Sequence[_Rule]) -> "_SymbolAliases":
+        spelled: dict[str, str] = {}
+        for rule in rules:
+            symbols = rule.entry.extra.get("symbols", [])
+            if not isinstance(symbols, list) or not all(isinstance(x, str) and len(x) == 1 for x in symbols):
+                raise lexicon.error(rule.entry, "symbols must be a list of single characters")
+            if symbols and rule.kind not in ("contact", "anchor", "phrase"):
+                raise lexicon.error(rule.entry, "symbols are only for contact, anchor and phrase entries")
+            for symbol in symbols:
+                if normalize(symbol).text:
+                    raise lexicon.error(rule.entry, f"symbol {symbol!r} survives normalization: list it as a pattern")
+                if spelled.setdefault(symbol, rule.pattern) != rule.pattern:
+                    raise lexicon.error(rule.entry, f"symbol {symbol!r} already stands for {spelled[symbol]!r}")
+        finder = re.compile("[" + "".join(map(re.escape, spelled)) + "]") if spelled else None
+        return cls(spelled, finder)
+
+    def normalize(self, original: str) -> tuple[Normalized, str]:
+        """The normalized view of ``original`` with symbols spelled out, and the spelled-out
+        text (for the digit view). One regex search on the common path."""
+        if self.finder is None or self.finder.search(original) is None:
+            return normalize(original), original
+        parts: list[str] = []
+        owner: list[int] = []  # original index of each char of the spelled-out text
+        for i, ch in enumerate(original):
+            word = self.spelled.get(ch, ch)
+            parts.append(word)
+            owner.extend([i] * len(word))
+        aliased = "".join(parts)
+        norm = normalize(aliased)
+        return Normalized(original, norm.text, [owner[k] for k in norm.offsets]), aliased
+
+
 def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
     extra = entry.extra
     kind = extra.get("kind", "phrase")
@@ -340,9 +393,15 @@ def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
     # A handle entry's pattern names a format (wechat_id), which normalize would mangle.
     pattern = entry.pattern.strip() if kind == "handle" else normalize(entry.pattern).text
     handles = tuple(extra.get("handles", ()))
-    window = extra.get("window", 0)
-    if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 20:
-        raise lexicon.error(entry, f"window must be an integer 0..20, not {window!r}")
+    window, after_window = extra.get("window", 0), extra.get("after_window", 0)
+    for key, value in (("window", window), ("after_window", after_window)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
+            raise lexicon.error(entry, f"{key} must be an integer 0..20, not {value!r}")
+    for key in ("alone", "end_boundary", "handle_only", "own_category"):
+        if not isinstance(extra.get(key, False), bool):
+            raise lexicon.error(entry, f"{key} must be true or false")
+    if after_window and kind != "anchor":
+        raise lexicon.error(entry, "after_window is only for anchors")
     if kind == "handle" and pattern not in FORMATS:
         raise lexicon.error(entry, f"handle pattern must name a format {sorted(FORMATS)}")
     for fmt in handles:
@@ -360,44 +419,72 @@ def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
     return _Rule(
         entry=entry, kind=kind, pattern=pattern,
         exceptions=tuple(normalize(x).text for x in entry.exceptions),
-        alone=bool(extra.get("alone", False)), handles=handles, window=window,
-        end_boundary=bool(extra.get("end_boundary", False)),
-        before=extra.get("before"), after=extra.get("after"), require=require)
+        alone=extra.get("alone", False), handles=handles, window=window,
+        end_boundary=extra.get("end_boundary", False),
+        before=extra.get("before"), after=extra.get("after"), require=require,
+        handle_only=extra.get("handle_only", False), after_window=after_window,
+        own_category=extra.get("own_category", False))
 
 
 def _excepted(text: str, start: int, end: int, exceptions: Sequence[str]) -> bool:
     """True if a benign collocation (扣扣子, 微信支付) occurring in text covers this match."""
     for exc in exceptions:
-        at = text.find(exc, max(0, start - len(exc) + 1))
-        while at != -1 and at < end:
-            if at <= start and at + len(exc) >= end:
+        # Only an occurrence starting at or before ``start`` can cover the match: bound the
+        # search there, or a long text costs a scan to its end per hit.
+        stop = start + len(exc)
+        at = text.find(exc, max(0, start - len(exc) + 1), stop)
+        while at != -1:
+            if at + len(exc) >= end:
                 return True
-            at = text.find(exc, at + 1)
+            at = text.find(exc, at + 1, stop)
     return False
 
 
-def _near_before(cues: Iterable[_Hit], start: int, window: int,
+class _Cues:
+    """The hits of one cue set in a text, indexed by end and by start, so each lookup near a
+    match is a bisection, not a scan (a text may hold thousands of cues and matches)."""
+
+    __slots__ = ("_by_end", "_ends", "_by_start", "_starts")
+
+    def __init__(self, hits: Sequence[_Hit]) -> None:
+        self._by_end = sorted(hits, key=lambda c: c.end)
+        self._ends = [c.end for c in self._by_end]
+        self._by_start = sorted(hits, key=lambda c: c.start)
+        self._starts = [c.start for c in self._by_start]
+
+    def ending_in(self, lo: int, hi: int) -> Sequence[_Hit]:
+        return self._by_end[bisect_left(self._ends, lo):bisect_right(self._ends, hi)]
+
+    def starting_in(self, lo: int, hi: int) -> Sequence[_Hit]:
+        return self._by_start[bisect_left(self._starts, lo):bisect_right(self._starts, hi)]
+
+
+_NO_CUES = _Cues(())
+
+
+def _near_before(cues: _Cues, start: int, window: int,
                  segmenter: _Segmenter | None = None) -> _Hit | None:
     """The longest cue ending at most ``window`` chars before ``start``; with a segmenter,
     only a cue that ends a word (not 家 of 家里, not 去 of 去年)."""
-    found = [c for c in cues if start - window <= c.end <= start
-             and (segmenter is None or segmenter.is_boundary(c.end))]
+    found = [c for c in cues.ending_in(start - window, start)
+             if segmenter is None or segmenter.is_boundary(c.end)]
     return min(found, key=lambda c: c.start) if found else None
 
 
-def _near_after(cues: Iterable[_Hit], end: int, window: int,
+def _near_after(cues: _Cues, end: int, window: int,
                 segmenter: _Segmenter | None = None) -> _Hit | None:
     """The longest cue starting at most ``window`` chars after ``end``; with a segmenter,
     only a cue that starts a word."""
-    found = [c for c in cues if end <= c.start <= end + window
-             and (segmenter is None or segmenter.is_boundary(c.start))]
+    found = [c for c in cues.starting_in(end, end + window)
+             if segmenter is None or segmenter.is_boundary(c.start)]
     return max(found, key=lambda c: c.end) if found else None
 
 
-def _anchor_match(rule: _Rule, hit: _Hit, cues: dict[str, list[_Hit]],
+def _anchor_match(rule: _Rule, hit: _Hit, cues: dict[str, "_Cues"],
                   segmenter: _Segmenter) -> _Match | None:
-    before = _near_before(cues.get(rule.before, ()), hit.start, rule.window, segmenter) if rule.before else None
-    after = _near_after(cues.get(rule.after, ()), hit.end, rule.window, segmenter) if rule.after else None
+    before = _near_before(cues.get(rule.before, _NO_CUES), hit.start, rule.window, segmenter) if rule.before else None
+    after = _near_after(cues.get(rule.after, _NO_CUES), hit.end, rule.after_window or rule.window,
+                        segmenter) if rule.after else None
     ok = {"either": before or after, "before": before, "after": after,
           "both": before and after}[rule.require]
     if not ok:
@@ -409,25 +496,46 @@ def _anchor_match(rule: _Rule, hit: _Hit, cues: dict[str, list[_Hit]],
 
 
 def _drop_nested(hits: list[_Hit]) -> list[_Hit]:
-    """Within one rule kind keep the longest word: vx over v, 微信号 over 微信."""
-    out = []
+    """Within one rule kind keep the longest word: vx over v, 微信号 over 微信. One sweep per
+    kind in start order, so a text of ten thousand 微 stays linear."""
+    dropped: set[int] = set()
+    by_kind: dict[str, list[_Hit]] = {}
     for h in hits:
-        kind = h.word.rule.kind if h.word.rule else ""
-        if not any(o is not h and o.word.rule and o.word.rule.kind == kind
-                   and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start)
-                   for o in hits):
-            out.append(h)
-    return out
+        by_kind.setdefault(h.word.rule.kind if h.word.rule else "", []).append(h)
+    for group in by_kind.values():
+        # Longer first among equal starts: an earlier hit reaching as far contains this one.
+        max_end, max_end_start = -1, -1
+        for h in sorted(group, key=lambda h: (h.start, -h.end)):
+            if max_end > h.end or (max_end == h.end and max_end_start < h.start):
+                dropped.add(id(h))
+            if h.end > max_end:
+                max_end, max_end_start = h.end, h.start
+    return [h for h in hits if id(h) not in dropped]
 
 
 def _dedupe(matches: list[_Match]) -> list[_Match]:
     """One match per stretch of text and category: drop one inside another of the same
     category, keeping the higher severity, then the longer span, then the spelled one."""
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    ordered = sorted(matches, key=lambda m: (-rank[m.rule.entry.severity], -(m.end - m.start), m.fuzzy, m.start))
     kept: list[_Match] = []
-    for m in ordered:
-        if not any(k.rule.entry.category == m.rule.entry.category and k.start <= m.start and m.end <= k.end
-                   for k in kept):
-            kept.append(m)
+    # Only overlapping matches can contain one another: judge each run of them on its own,
+    # so a text full of separate lures stays linear.
+    for run in _overlapping_runs(matches):
+        chosen: list[_Match] = []
+        for m in sorted(run, key=lambda m: (-rank[m.rule.entry.severity], -(m.end - m.start), m.fuzzy, m.start)):
+            if not any(k.rule.entry.category == m.rule.entry.category and k.start <= m.start and m.end <= k.end
+                       for k in chosen):
+                chosen.append(m)
+        kept.extend(chosen)
     return sorted(kept, key=lambda m: (m.start, m.end))
+
+
+def _overlapping_runs(matches: list[_Match]) -> list[list[_Match]]:
+    runs: list[list[_Match]] = []
+    run_end = -1
+    for m in sorted(matches, key=lambda m: m.start):
+        if not runs or m.start >= run_end:
+            runs.append([])
+        runs[-1].append(m)
+        run_end = max(run_end, m.end)
+    return runs

@@ -11,9 +11,12 @@ first, each one a way a literal hit is not a claim:
 2. ``exempt_item_categories``: the newest item pinned in the room is of a category allowed to
    state this (a drug may state its approved indication 降血压; a food or cosmetic may not).
    Guarantees such as 根治/无副作用 carry no exemption: 《广告法》第十六条 bans them for drugs too.
+   Likewise a medical hit right after an ``approved_function_cues`` word quotes a health
+   food's registered function (保健功能是增强免疫力), whatever is pinned.
 3. Cue sets from the lexicon's ``sets``, looked up in the same clause of the *original* text:
    ``negation_cues`` before the hit (我们不说全网最低) or ``negation_after_cues`` after it
-   (管制刀具我们是不卖的, 刷单是违法的); a question (``question_cues`` before,
+   (管制刀具我们是不卖的, 刷单是违法的 — the rest of the sentence, since a verdict often
+   follows a comma: 空包就是假发货，违法的); a question (``question_cues`` before,
    ``question_particles`` or ？ after: 是全网最低吗?) asserts and offers nothing, whoever
    asks it; for absolute terms, a ``goal_cues`` word earlier in the clause (争做第一) exempts as in the 2023 guide, and
    so are ``own_range_cues`` (我们家最便宜的一款: a comparison inside one's own range) for
@@ -57,7 +60,8 @@ _FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial")
 _SIDES = {"requires_any": "any", "requires_before": "before", "requires_after": "after"}
 _EXTRA_KEYS = (*_FLAGS, "exempt_item_categories", *_SIDES, "within", "scope")
 _REQUIRED_SETS = ("negation_cues", "negation_after_cues", "question_cues", "question_particles",
-                  "goal_cues", "own_range_cues", "offer_cues", "cue_negation_cues")
+                  "goal_cues", "own_range_cues", "offer_cues", "cue_negation_cues",
+                  "approved_function_cues")
 _MAX_WITHIN = 40  # a co-occurrence further apart than this is no longer one statement
 # Insults and sexual remarks offend as questions too, and assert nothing an after-cue could negate.
 _NOT_CLAIMS = frozenset({"vulgar"})
@@ -70,6 +74,7 @@ _CONTEXT_CHARS = 24  # original chars looked at on each side of a hit
 _CUE_GAP = 4  # normalized chars allowed between a preceding cue and the hit (不是说全网最低)
 _TAIL_CHARS = 8  # normalized chars after the hit searched for a question particle
 _JIEBA_MARGIN = 8  # normalized chars of context on each side given to jieba
+_APPROVED_GAP = 6  # normalized chars between 保健功能是 and the hit (保健功能是辅助降血脂)
 _CUE_NEGATION_GAP = 3  # normalized chars allowed between a cue negation and its cue (不收任何手续费)
 
 
@@ -146,7 +151,10 @@ class ProhibitedClaimDetector:
         if self._cue_before(self._mask(before, "question_cues"), "negation_cues"):
             return False
         claim = rule.entry.category not in _NOT_CLAIMS
-        if claim and any(cue in after for cue in self._cues["negation_after_cues"]):
+        if claim and any(cue in _sentence_after(norm.original, e) for cue in self._cues["negation_after_cues"]):
+            return False
+        if rule.entry.category == "medical_claim" and self._cue_before(
+                before, "approved_function_cues", _APPROVED_GAP):
             return False
         if claim and (asked or self._cue_before(before, "question_cues") or any(
                 p in after[:_TAIL_CHARS] for p in self._cues["question_particles"])) and not any(
@@ -322,3 +330,10 @@ def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool]:
     if stop is not None:
         after = after[:stop.start()]
     return normalize(before).text, normalize(after).text, asked
+
+
+def _sentence_after(original: str, e: int) -> str:
+    """Normalized text after original[e:] up to the end of its sentence (commas included)."""
+    after = original[e:e + _CONTEXT_CHARS]
+    stop = _SENTENCE_BREAK.search(after)
+    return normalize(after[:stop.start()] if stop else after).text

@@ -7,6 +7,7 @@ acks the event (lost) and restarts, so nothing here may raise for bad input.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import weakref
@@ -137,6 +138,7 @@ class Worker:
         result = await self.app.loop.run_in_executor(None, self.rules.reload)
         if result.changed:
             self._set_versions()
+            gc.freeze()  # the new rulebook is long-lived too (see cmd_worker)
         if result.error:
             metrics.LEXICON_RELOAD_FAILURES.inc()
             await self._publish([system_alert(

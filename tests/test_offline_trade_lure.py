@@ -214,3 +214,95 @@ def test_spans_always_point_into_current_text(detector, text, recent):
         s, e = f.span
         assert 0 <= s <= e <= len(text)
         assert text[s:e] == f.matched
+
+
+# ---- generalising mechanisms: each one a kind of phrasing, not a corpus line ----------------
+
+GENERAL_POSITIVES = [
+    # (text, category) — a finding of that category is expected
+    ("想要的去🐟搜店名", "platform_redirect"),  # emoji stands for 闲鱼
+    ("同款🍠上更便宜 去那边看看", "platform_redirect"),  # emoji for 小红书, redirect said after it
+    ("有事找🐧 三二一四五 六七八九", "contact_handle"),  # emoji for QQ, digits spelled out
+    ("客服座机 零二一 五四三二 一二三四", "contact_handle"),  # landline after a handle-only word
+    ("订购热线 4008123456", "contact_handle"),  # 400 service number
+    ("交流群 ⑨⑧⑦⑥⑤④③ 欢迎", "contact_handle"),  # group number in circled digits
+    ("vx同名 私聊", "contact_handle"),  # handle is the user name
+    ("价格都在简介里 有事打我电话", "contact_handle"),  # profile pointer with a call request
+    ("京东 同一款 才卖一半 去那买", "platform_redirect"),  # pointer back at the platform
+    ("这里贵 走个拼多多", "platform_redirect"),  # 走 as a redirect verb
+    ("别在这买了 去淘宝", "platform_redirect"),  # 别 is part of the redirect, not a warning
+    ("去 tao宝 搜 小王鞋铺", "platform_redirect"),  # platform half in pinyin
+    ("下载我们家的优选APP 首单立减", "platform_redirect"),  # own app
+    ("货款打到我的银行卡上", "offline_payment"),  # transfer to a named account
+    ("定金先付定金到我个人账户", "offline_payment"),
+    ("批量要的 发个红包给我 我安排", "offline_payment"),  # red packet as payment
+    ("可以现金结账 比拍链接省", "offline_payment"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), GENERAL_POSITIVES)
+def test_general_mechanisms_find_lures(detector: OfflineTradeLureDetector, text: str, category: str) -> None:
+    found = [f for f in detector.detect(ctx(text)) if f.category == category]
+    assert found, text
+    for f in found:
+        check_evidence(f, text)
+
+
+GENERAL_NEGATIVES = [
+    "今天的🐟好新鲜",  # emoji fish with no redirect around it
+    "🐧抱枕还有吗",  # emoji penguin, no number
+    "我们群里每天抽福袋",  # 群 without a number
+    "座机也能打进来问售后吗",  # handle-only word, no number
+    "订单号 0213456789123456",  # a long number glued to more digits is no landline
+    "银行卡支付也可以",  # paying by card at checkout
+    "直播间抢红包啦",  # the room's own red packets
+    "主播 茶叶能私下交易吗",  # a viewer asking
+    "可以私下转账嘛 我买得多",  # a viewer asking, sentence-final particle
+    "客服让我转账 怎么回事",  # a victim complaining
+    "私下转账不行的 要平台拍",  # refusal after the phrase
+    "应用商店里的apple音乐",  # app inside a word, no download verb
+]
+
+
+@pytest.mark.parametrize("text", GENERAL_NEGATIVES)
+def test_general_mechanisms_keep_benign_lines(detector: OfflineTradeLureDetector, text: str) -> None:
+    assert detector.detect(ctx(text)) == [], text
+
+
+def test_symbol_evidence_points_at_the_emoji(detector: OfflineTradeLureDetector) -> None:
+    # The spelled-out 闲鱼 must map back to the single 🐟 in the original text.
+    text = "去🐟搜"
+    [f] = detector.detect(ctx(text))
+    assert f.matched == "去🐟" or f.matched == "去🐟搜"
+    check_evidence(f, text)
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ("kind: contact\n    symbols: [闲]", "survives normalization"),  # a letter is no symbol
+    ("kind: contact\n    handle_only: 1", "handle_only must be true or false"),
+    ("kind: phrase\n    after_window: 5", "after_window is only for anchors"),
+])
+def test_bad_new_keys_are_refused(tmp_path: Path, keys: str, message: str) -> None:
+    (tmp_path / "offline_trade_lure.yaml").write_text(
+        "lexicon: offline_trade_lure\nversion: '1'\nentries:\n  - id: x\n    pattern: 微信\n"
+        f"    {keys}\n    category: contact_handle\n    severity: high\n    legal_basis: x\n",
+        encoding="utf-8")
+    with pytest.raises(LexiconError, match=message):
+        OfflineTradeLureDetector.load(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("抖音搜一下测评再决定买不买", False),  # research on another platform
+    ("抖音搜 小李数码 那边下单便宜", True),  # the same verb, sending buyers to order
+])
+def test_research_is_not_a_redirect(detector: OfflineTradeLureDetector, text: str, found: bool) -> None:
+    assert any(f.category == "platform_redirect" for f in detector.detect(ctx(text))) is found, text
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("威❤ kitty2025 私聊", True),  # one-char sound-alike of 微 before an id
+    ("威武霸气的包装", False),  # the same char in a word, no id
+    ("维C含量 100mg", False),  # no id after it
+])
+def test_single_char_sound_alike_needs_an_id(detector: OfflineTradeLureDetector, text: str, found: bool) -> None:
+    assert any(f.category == "contact_handle" for f in detector.detect(ctx(text))) is found, text

@@ -157,6 +157,7 @@ sets:
   own_range_cues: [我们家]
   offer_cues: [有要的]
   cue_negation_cues: [不收, 免]
+  approved_function_cues: [保健功能是]
   fee: [手续费, 押金]
 entries:
 """
@@ -225,7 +226,7 @@ def test_bad_cooccurrence_entry_is_refused_with_its_line(tmp_path: Path, keys: s
     entry = f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n"
     with pytest.raises(LexiconError) as caught:
         mini_detector(tmp_path, entry)
-    assert re.search(r"prohibited_claim\.yaml:14: entry 'p\.bad': ", str(caught.value))
+    assert re.search(r"prohibited_claim\.yaml:15: entry 'p\.bad': ", str(caught.value))
     assert message in str(caught.value)
 
 
@@ -303,3 +304,59 @@ PARAPHRASE_LOOK_ALIKES = [
 @pytest.mark.parametrize("text", PARAPHRASE_LOOK_ALIKES)
 def test_paraphrase_look_alikes_are_not_found(detector: ProhibitedClaimDetector, text: str) -> None:
     assert detect(detector, text) == []
+
+
+# ---- generalising mechanisms: kinds of phrasing, each with its benign twin ----------------
+
+GENERAL = [
+    # (text, category or None for benign)
+    ("这个茶喝三个月，斑秃都长出来了", "medical_claim"),  # disease + what happened to it
+    ("我妈吃了两个疗程就痊愈了", "medical_claim"),  # a course of treatment that cures
+    ("一个疗程是三十天，按说明吃", None),  # a course mentioned, nothing promised
+    ("吃了以后降压药都可以停了", "medical_claim"),
+    ("这款鱼油保健功能是辅助降血脂", None),  # quoting the registered function
+    ("科技部指定合作产品，放心买", "state_symbol"),  # organ + 指定
+    ("人民银行监制的纪念币", "state_symbol"),
+    ("店长推荐，性价比高", None),  # 推荐 without a state organ
+    ("兼职日结，拍完全额退款", "fake_transaction"),  # order task with its pay
+    ("佣金怎么算的", None),  # 佣金 with no order task
+    ("帮忙拍单的，每单佣金十块", "fake_transaction"),
+    ("什么是刷单", None),  # asking what a word means
+    ("快递到了是个空包，联系售后了", None),  # complaining about an empty parcel
+    ("我们从来不需要刷单", None),  # 不需要 negates
+    ("空包代发是什么，违法的，大家别碰", None),  # verdict after a comma, same sentence
+    ("党徽图案不能印的，换一个", None),  # refusal after the hit
+    ("我中奖了，客服让我先交手续费", None),  # the victim reporting the scam
+    ("恭喜家人中奖了，先交手续费就发货", "false_promotion"),  # the scam itself
+]
+
+
+@pytest.mark.parametrize(("text", "category"), GENERAL)
+def test_general_mechanisms(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text)}
+    assert (category in found) if category else not found, (text, found)
+
+
+PHRASING_KINDS = [
+    # (text, category or None for benign)
+    ("比别家贵了我十倍赔你", "false_promotion"),  # the sum before the verb
+    ("赔你运费", None),  # an ordinary compensation
+    ("天天吃这个还能减肥", "medical_claim"),
+    ("吃这个不能减肥，要运动", None),  # negated
+    ("一比一复刻大牌包", "banned_goods"),  # numerals spelled in Chinese
+    ("想舔舔你的脚", "vulgar"),  # with a harassment cue
+    ("酸奶盖舔一下再扔", None),  # the same verb about food
+    ("约不约 今晚多少钱一次", "vulgar"),
+    ("洗一次车多少钱一次卡", None),  # a price question, no invitation
+    ("主播笑起来像只鸡", "vulgar"),
+    ("这个颜色像个鸡蛋黄", None),  # 鸡 inside 鸡蛋
+    ("我们直播间不会让你刷单", None),  # 不会让你 negates
+    ("放国旗带货 真不要脸", None),  # a viewer's complaint about the symbol
+    ("全国独家代理，别处买不到", "absolute_term"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), PHRASING_KINDS)
+def test_phrasing_kinds(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text, kind="danmaku")}
+    assert (category in found) if category else not found, (text, found)
