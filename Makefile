@@ -32,6 +32,7 @@ test: install
 
 bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python bench/detector_speed.py
 	$(BIN)/python bench/run.py
 
 clean:

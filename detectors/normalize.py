@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import compress
 from typing import Iterator, Sequence, overload
 
@@ -177,6 +178,9 @@ class Normalized:
         return self.offsets[start], self.offsets[end - 1] + 1
 
 
+# Several detectors normalize the same event text in turn; the result is immutable, so the
+# last few are kept and the second detector gets the first one's work for free.
+@lru_cache(maxsize=8)
 def normalize(text: str, fold_digits: bool = False) -> Normalized:
     """Canonical form of ``text`` for matching; ``fold_digits`` also turns 一/壹/幺/两 into digits."""
     folded = text.translate(_DIGIT_TABLE if fold_digits else _TABLE)
