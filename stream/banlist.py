@@ -15,6 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from .logsafe import mask_id
 from .policy import ban_list
 from .settings import Settings
 
@@ -32,7 +33,8 @@ def apply_record(bans: MutableMapping[str, Any], key: bytes | None, value: bytes
     try:
         bans.update(ban_list([orjson.loads(value)]))
     except (orjson.JSONDecodeError, ValueError) as exc:
-        log.error("ignoring malformed ban-list record %s: %s", name, exc)
+        role, _, subject = name.partition(":")
+        log.error("ignoring malformed ban-list record %s:%s: %s", role, mask_id(subject), exc)
 
 
 class BanlistFollower:

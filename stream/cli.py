@@ -11,6 +11,7 @@ from typing import Awaitable, Callable, Sequence, TypeVar
 
 import orjson
 
+from . import logsafe
 from .settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .topics import TopicSetupError, check_topics, wait_for_broker
 
     settings = _settings()
+    logsafe.install()
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def preflight() -> None:
