@@ -35,7 +35,8 @@ def install() -> None:
 
     def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
-        record.msg, record.args = mask(record.getMessage()), None
+        # An empty tuple, not None: formatters (mode's among them) wrap a non-tuple in one.
+        record.msg, record.args = mask(record.getMessage()), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
         return record

@@ -78,10 +78,15 @@ def test_worker_judges_events_and_dead_letters_bad_input(kafka_settings: Setting
     expected = scan_detections(kafka_settings)
     assert expected, "the fixture must produce detections"
 
-    with WorkerProcess(kafka_settings, tmp_path / "worker.log"):
+    with WorkerProcess(kafka_settings, tmp_path / "worker.log") as worker:
         run(produce(kafka_settings, mixed))
         detections = run(collect(kafka_settings, "mod.detections", len(expected)))
         dead = run(collect(kafka_settings, "mod.deadletter", len(bad), settle=0.5))
+    log = worker.output()
+    # Bad input is data, not an error of the worker: no traceback, no broken log record,
+    # and the contact handles in the events never reach the log.
+    assert "Traceback" not in log and "Logging error" not in log
+    assert "abc12345" not in log and "123456789" not in log
 
     got = {r["event_id"]: {(d["detector"], d["category"], d["rule_id"]) for d in r["detections"]} for r in detections}
     assert got == expected  # the worker and scan agree, event by event
