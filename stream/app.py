@@ -46,6 +46,10 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_in_thread=False,
+        # If the web server is on, it shows stats only: no table contents or key routing.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.rebalance_timeout_s,
