@@ -115,15 +115,25 @@ async def _partition_counts(admin: AIOKafkaAdminClient, settings: Settings) -> d
     return {d["topic"]: len(d["partitions"]) for d in described}
 
 
-async def check_topics(settings: Settings) -> None:
-    """Fail with a clear message when an input/output topic is missing or mis-partitioned."""
+async def check_topics(settings: Settings, settle_s: float = 10.0) -> None:
+    """Fail with a clear message when an input/output topic is missing or mis-partitioned.
+
+    Topics created a moment ago may not be in every broker's metadata yet, so missing ones
+    are looked for again for ``settle_s`` before giving up.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + settle_s
     admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
     await admin.start()
     try:
-        counts = await _partition_counts(admin, settings)
+        while True:
+            counts = await _partition_counts(admin, settings)
+            missing = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) not in counts]
+            if not missing or loop.time() >= give_up:
+                break
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
-    missing = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) not in counts]
     if missing:
         raise TopicSetupError(f"missing topics {', '.join(missing)}: run `livemod topics create` first")
     wrong = {n: c for n, c in counts.items() if c != settings.partitions}
