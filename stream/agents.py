@@ -138,6 +138,8 @@ class Worker:
         result = await self.app.loop.run_in_executor(None, self.rules.reload)
         if result.changed:
             self._set_versions()
+            # A new policy may change the breaker's cap or window; its recent cutoffs carry over.
+            self.stores.breaker = self.rules().policy.breaker(self.stores.breaker.to_dict())
             gc.freeze()  # the new rulebook is long-lived too (see cmd_worker)
         if result.error:
             metrics.LEXICON_RELOAD_FAILURES.inc()
