@@ -91,6 +91,9 @@ class _Match:
     fuzzy: bool
     handle: Handle | None = None
     via: str = ""  # which context made it fire: alone, add_verb, cue, handle, before, after
+    # Start of the anchor word itself when a ``before`` cue extended the match (去|淘宝): a
+    # guard word that contains that cue (我去|淘宝, 为啥要去|快手) governs the match too.
+    word_start: int | None = None
 
 
 def _is_cjk(ch: str) -> bool:
@@ -226,11 +229,19 @@ class OfflineTradeLureDetector:
         for guard in self._guards:
             if guard.own_category and guard.entry.category != match.rule.entry.category:
                 continue
-            if guard.before and _near_before(cues.get(guard.before, _NO_CUES), match.start, guard.window):
+            if guard.before and self._guard_before(cues.get(guard.before, _NO_CUES), match, guard.window):
                 return True
             if guard.after and _near_after(cues.get(guard.after, _NO_CUES), match.end, guard.window):
                 return True
         return False
+
+    @staticmethod
+    def _guard_before(cues: "_Cues", match: _Match, window: int) -> bool:
+        if _near_before(cues, match.start, window):
+            return True
+        # Only a guard word spanning the cue's start: 别 before 别买这|去|唯品会 stays a redirect.
+        return match.word_start is not None and any(
+            c.start < match.start for c in cues.ending_in(match.start + 1, match.word_start))
 
     @staticmethod
     def _cue_index(hits: Iterable[_Hit]) -> dict[str, "_Cues"]:
@@ -492,7 +503,7 @@ def _anchor_match(rule: _Rule, hit: _Hit, cues: dict[str, "_Cues"],
     start = before.start if before else hit.start
     end = after.end if after else hit.end
     via = "+".join(k for k, v in (("before", before), ("after", after)) if v)
-    return _Match(rule, start, end, False, via=via)
+    return _Match(rule, start, end, False, via=via, word_start=hit.start if before else None)
 
 
 def _drop_nested(hits: list[_Hit]) -> list[_Hit]:

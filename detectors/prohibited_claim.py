@@ -18,7 +18,8 @@ first, each one a way a literal hit is not a claim:
    (管制刀具我们是不卖的, 刷单是违法的 — the rest of the sentence, since a verdict often
    follows a comma: 空包就是假发货，违法的); a question (``question_cues`` before,
    ``question_particles`` or ？ after: 是全网最低吗?) asserts and offers nothing, whoever
-   asks it; for absolute terms, a ``goal_cues`` word earlier in the clause (争做第一) exempts as in the 2023 guide, and
+   asks it, and so does a clause that ends in a ``question_finals`` word right after the hit
+   (能治风湿不); for absolute terms, a ``goal_cues`` word earlier in the clause (争做第一) exempts as in the 2023 guide, and
    so are ``own_range_cues`` (我们家最便宜的一款: a comparison inside one's own range) for
    entries marked ``own_range_exempt``; entries marked ``not_clause_initial`` do not count
    when they open their clause (第一，面料好 enumerates).
@@ -30,6 +31,9 @@ first, each one a way a literal hit is not a claim:
    ``scope: sentence``, for claims that ASR and chat spread over commas (中奖的家人，先付手续费).
    A cue preceded by a ``cue_negation_cues`` word (不收手续费, 免运费) is no cue. This is how
    paraphrases are caught that no literal lists: a trigger (中奖, 血糖, 胸) that is benign alone.
+   ``unless_any`` is the converse: a word of that set near the hit makes it no claim (A货 next to
+   翡翠 grades jadeite). ``repeated`` entries count only when said twice in the message
+   (最后十单…最后十单: a single deadline may be true, a hammered one is the pitch).
 5. ``whole_word``: a private jieba tokenizer, with the lexicon as user dictionary, must cut the
    text at both ends of the hit (第一 is rejected inside 第一次, 万能 inside 万能胶). Run last,
    and only for entries that ask for it, because it is the expensive check.
@@ -56,12 +60,13 @@ __all__ = ["ProhibitedClaimDetector"]
 ITEM_CATEGORIES = frozenset({
     "food", "health_food", "drug", "medical_device", "cosmetics", "apparel", "jewelry",
     "electronics", "home", "publication", "baby", "other"})
-_FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial")
-_SIDES = {"requires_any": "any", "requires_before": "before", "requires_after": "after"}
+_FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial", "repeated")
+_SIDES = {"requires_any": "any", "requires_before": "before", "requires_after": "after",
+          "unless_any": "any"}
 _EXTRA_KEYS = (*_FLAGS, "exempt_item_categories", *_SIDES, "within", "scope")
 _REQUIRED_SETS = ("negation_cues", "negation_after_cues", "question_cues", "question_particles",
                   "goal_cues", "own_range_cues", "offer_cues", "cue_negation_cues",
-                  "approved_function_cues")
+                  "approved_function_cues", "question_finals")
 _MAX_WITHIN = 40  # a co-occurrence further apart than this is no longer one statement
 # Insults and sexual remarks offend as questions too, and assert nothing an after-cue could negate.
 _NOT_CLAIMS = frozenset({"vulgar"})
@@ -89,7 +94,10 @@ class _Rule:
     own_range_exempt: bool
     not_clause_initial: bool
     # (side, set name) pairs, side in any|before|after; empty for a plain literal entry.
+    repeated: bool = False
     requires: tuple[tuple[str, str], ...] = ()
+    # (side, set name) pairs whose words, within ``within``, make the hit no claim.
+    unless: tuple[tuple[str, str], ...] = ()
     within: int = 0
     sentence_scope: bool = False
 
@@ -143,12 +151,23 @@ class ProhibitedClaimDetector:
             return False
         if item_category in rule.exempt_items:
             return False
-        if rule.requires and not self._cooccurs(norm, start, end, rule):
+        # Said once, 最后三件 may be true; hammered in one breath (最后三件，真的最后三件了) it
+        # is the fabricated-scarcity pitch.
+        if rule.repeated and norm.text.count(rule.normalized) < 2:
+            return False
+        if rule.requires and not self._cooccurs(norm, start, end, rule, rule.requires):
+            return False
+        if rule.unless and self._cooccurs(norm, start, end, rule, rule.unless):
             return False
         s, e = norm.span(start, end)
         before, after, asked = _clause_context(norm.original, s, e)
-        # 是不是 asks; the 不是 inside it negates nothing (这内衣是不是很骚).
-        if self._cue_before(self._mask(before, "question_cues"), "negation_cues"):
+        # 是不是 asks; the 不是 inside it negates nothing (这内衣是不是很骚). Nor does a cue the
+        # entry itself requires before it (再也不 of 再也不感冒: the 不 is the claim).
+        masked = self._mask(before, "question_cues")
+        for side, set_name in rule.requires:
+            if side != "after":
+                masked = self._mask(masked, set_name)
+        if self._cue_before(masked, "negation_cues"):
             return False
         claim = rule.entry.category not in _NOT_CLAIMS
         if claim and any(cue in _sentence_after(norm.original, e) for cue in self._cues["negation_after_cues"]):
@@ -157,7 +176,8 @@ class ProhibitedClaimDetector:
                 before, "approved_function_cues", _APPROVED_GAP):
             return False
         if claim and (asked or self._cue_before(before, "question_cues") or any(
-                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"])) and not any(
+                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"])
+                or after in self._cues["question_finals"]) and not any(
                 cue in before + after for cue in self._cues["offer_cues"]):
             return False
         # A goal governs the rest of its clause (力争做到华东地区销量第一), not just the next words.
@@ -183,7 +203,8 @@ class ProhibitedClaimDetector:
                 text = text.replace(cue, "\0" * len(cue))
         return text
 
-    def _cooccurs(self, norm: Normalized, start: int, end: int, rule: _Rule) -> bool:
+    def _cooccurs(self, norm: Normalized, start: int, end: int, rule: _Rule,
+                  pairs: tuple[tuple[str, str], ...]) -> bool:
         """A word of a required set within ``rule.within`` normalized chars of the hit, on the
         set's side, without crossing a clause (or sentence) break of the original text."""
         text, offsets, original = norm.text, norm.offsets, norm.original
@@ -199,7 +220,7 @@ class ProhibitedClaimDetector:
             if cut_after:
                 hi = min(hi, bisect_left(offsets, cut_after.start()))
         windows = {"before": (lo, start), "after": (end, hi)}
-        for side, set_name in rule.requires:
+        for side, set_name in pairs:
             for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()):
                 if any(self._asserted_cue(text, cue, w_lo, w_hi) for cue in self._cues[set_name]):
                     return True
@@ -285,6 +306,7 @@ def _rule(lexicon: Lexicon, entry: Entry) -> _Rule:
 def _cooccurrence(lexicon: Lexicon, entry: Entry) -> dict[str, Any]:
     """The validated ``requires_*`` / ``within`` / ``scope`` keys of ``entry`` as _Rule fields."""
     requires: list[tuple[str, str]] = []
+    unless: list[tuple[str, str]] = []
     for key, side in _SIDES.items():
         names = entry.extra.get(key, [])
         names = [names] if isinstance(names, str) else names
@@ -294,18 +316,18 @@ def _cooccurrence(lexicon: Lexicon, entry: Entry) -> dict[str, Any]:
             if name not in lexicon.sets:
                 known = ", ".join(sorted(lexicon.sets))
                 raise lexicon.error(entry, f"{key}: unknown set {name!r} (known: {known})")
-            requires.append((side, name))
+            (unless if key == "unless_any" else requires).append((side, name))
     within, scope = entry.extra.get("within"), entry.extra.get("scope", "clause")
-    if not requires:
+    if not requires and not unless:
         if "within" in entry.extra or "scope" in entry.extra:
-            raise lexicon.error(entry, "within and scope need requires_any, requires_before or "
-                                       "requires_after")
+            raise lexicon.error(entry, "within and scope need requires_any, requires_before, "
+                                       "requires_after or unless_any")
         return {}
     if type(within) is not int or not 1 <= within <= _MAX_WITHIN:
         raise lexicon.error(entry, f"within must be a whole number of characters from 1 to {_MAX_WITHIN}")
     if scope not in ("clause", "sentence"):
         raise lexicon.error(entry, "scope must be clause or sentence")
-    return {"requires": tuple(requires), "within": within, "sentence_scope": scope == "sentence"}
+    return {"requires": tuple(requires), "unless": tuple(unless), "within": within, "sentence_scope": scope == "sentence"}
 
 
 def _newest_item_category(items: Sequence[Mapping[str, object]]) -> str | None:

@@ -306,3 +306,39 @@ def test_research_is_not_a_redirect(detector: OfflineTradeLureDetector, text: st
 ])
 def test_single_char_sound_alike_needs_an_id(detector: OfflineTradeLureDetector, text: str, found: bool) -> None:
     assert any(f.category == "contact_handle" for f in detector.detect(ctx(text))) is found, text
+
+
+ROUND2 = [
+    # (text, category or None for benign)
+    ("唔好私下轉賬呀，全部喺平台落單", None),  # Cantonese 唔好 = 不要: a warning
+    ("私下轉賬會唔會平啲？", None),  # Cantonese A唔A question after the phrase
+    ("收款码在哪", None),  # asking where to pay in the room
+    ("不走平台出了事谁负责啊", None),  # a warning about the risk
+    ("平台买有保障 私下交易出事没人管", None),
+    ("我去微店买了 那边也有", None),  # the speaker's own purchase
+    ("我去淘宝代购那里买的便宜", None),  # the speaker's own trip
+    ("为啥要去快手", None),  # asking why one would go
+    ("京东也有我们店，但是直播间价格最划算，就在这拍", None),  # pointing back at this room
+    ("你们去淘宝搜 比这便宜", "platform_redirect"),  # the same verb, said to viewers
+    ("别买这 去唯品会 六折", "platform_redirect"),  # 别 is part of the redirect, no guard
+    ("这种就是骗子，让你下载什么会议APP", None),  # the scam named before the redirect
+    ("我在xy上挂了同款 便宜一半", "platform_redirect"),  # xy = 闲鱼
+    ("xyz牌的手机壳", None),  # xy inside a Latin word
+    ("想要入嚟閒魚搵我", "platform_redirect"),  # Cantonese 入嚟 / 搵我
+    ("点我头像进群", "contact_handle"),  # avatar + group
+    ("扫我头像二维码", "contact_handle"),
+    ("点我头像关注一下", None),  # following on the platform
+    ("加我 WhatsApp 九八七六 五四三二", "contact_handle"),  # an 8-digit Hong Kong number
+    ("WhatsApp好用吗", None),  # the app named, no handle or add verb
+    ("直接轉數快俾我", "offline_payment"),  # Hong Kong's person-to-person transfer
+    ("我收PayMe同埋支付寶", "offline_payment"),  # I collect through a wallet
+    ("我收到支付宝的通知了", None),  # 收到, not 收
+    ("下单了直接微信付给我", "offline_payment"),
+    ("直接微信支付就行", None),  # the platform checkout's WeChat Pay
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND2)
+def test_round2_phrasing(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detector.detect(ctx(text))}
+    assert (category in found) if category else not found, (text, found)

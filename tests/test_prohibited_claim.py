@@ -158,6 +158,7 @@ sets:
   offer_cues: [有要的]
   cue_negation_cues: [不收, 免]
   approved_function_cues: [保健功能是]
+  question_finals: [不, 没]
   fee: [手续费, 押金]
 entries:
 """
@@ -226,7 +227,7 @@ def test_bad_cooccurrence_entry_is_refused_with_its_line(tmp_path: Path, keys: s
     entry = f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n"
     with pytest.raises(LexiconError) as caught:
         mini_detector(tmp_path, entry)
-    assert re.search(r"prohibited_claim\.yaml:15: entry 'p\.bad': ", str(caught.value))
+    assert re.search(r"prohibited_claim\.yaml:16: entry 'p\.bad': ", str(caught.value))
     assert message in str(caught.value)
 
 
@@ -358,5 +359,101 @@ PHRASING_KINDS = [
 
 @pytest.mark.parametrize(("text", "category"), PHRASING_KINDS)
 def test_phrasing_kinds(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text, kind="danmaku")}
+    assert (category in found) if category else not found, (text, found)
+
+
+# ---- round 2 mechanisms, on a small lexicon of their own
+ROUND2_SETS = """  jade: [翡翠, 冰种]
+  insist: [真的]
+  never: [再也不]
+  cure: [治好]
+"""
+ROUND2_ENTRIES = f"""  - {{id: g.ahuo, pattern: A货, {COMMON}, unless_any: jade, within: 8}}
+  - {{id: p.last, pattern: 最后, {COMMON}, repeated: true, requires_any: insist, within: 8, scope: sentence}}
+  - {{id: m.cold, pattern: 感冒, {COMMON}, requires_before: never, within: 4}}
+  - {{id: m.palsy, pattern: 面瘫, {COMMON}, requires_any: cure, within: 6}}
+"""
+
+
+@pytest.fixture(scope="module")
+def round2(tmp_path_factory: pytest.TempPathFactory) -> ProhibitedClaimDetector:
+    path = tmp_path_factory.mktemp("round2")
+    text = MINI_SETS.replace("entries:\n", ROUND2_SETS + "entries:\n") + ROUND2_ENTRIES
+    (path / "prohibited_claim.yaml").write_text(text, encoding="utf-8")
+    return ProhibitedClaimDetector.load(path)
+
+
+@pytest.mark.parametrize(("text", "rule_id"), [
+    ("高仿A货 一比一", "g.ahuo"),  # unless_any: no excusing word near
+    ("翡翠手镯是A货", None),  # an excusing word before the hit…
+    ("A货冰种 带证书", None),  # …or after it
+    ("翡翠已售完。高仿A货有", "g.ahuo"),  # but not across a sentence end
+    ("最后三件，真的最后三件了", "p.last"),  # repeated, with insistence
+    ("真的最后三件了", None),  # said once: may be true
+    ("最后三件，最后三件", None),  # repeated, no insistence cue
+    ("吃了再也不感冒了", "m.cold"),  # the required 再也不 is the claim, not a negation of it
+    ("吃了不感冒", None),  # a bare 不 is no required cue (and negates)
+    ("能治好面瘫不", None),  # question_finals: the clause ends in 不 right after the hit
+    ("能治好面瘫", "m.palsy"),  # the same claim stated
+    ("能治好面瘫不复发", "m.palsy"),  # 不 that does not end the clause asks nothing
+])
+def test_round2_mechanisms(round2: ProhibitedClaimDetector, text: str, rule_id: str | None) -> None:
+    assert sorted({f.rule_id for f in detect(round2, text)}) == ([rule_id] if rule_id else []), text
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ("unless_any: nope, within: 6", "unless_any: unknown set 'nope'"),
+    ("unless_any: fee", "within must be a whole number"),  # unless needs a window too
+    ("repeated: 2", "repeated must be true or false"),
+])
+def test_bad_round2_keys_are_refused(tmp_path: Path, keys: str, message: str) -> None:
+    with pytest.raises(LexiconError, match=message):
+        mini_detector(tmp_path, f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n")
+
+
+REGIONAL_AND_PARAPHRASE = [
+    # (text, category or None for benign) on the shipped lexicon
+    ("你个憨批 嘚瑟啥", "vulgar"),  # 四川话 insult
+    ("别来捣乱 你个龟孙", "vulgar"),  # 河南话 insult
+    ("扑街啦你", "vulgar"),  # 粤语, the common spelling of 仆街
+    ("主播长得像个傻X", "vulgar"),  # a letter standing for 逼
+    ("你懂个屁", "vulgar"),  # X个屁 retort
+    ("这个屁股垫一个屁股两个座", None),  # 个屁股 is no retort
+    ("穿这么少 想让人睡你", "vulgar"),  # a lewd want aimed at the anchor
+    ("我想睡个好觉", None),  # sleep, not the anchor
+    ("主播约不约", "vulgar"),
+    ("主播穿上给我们看看 脱了更好", "vulgar"),  # the look request may come first
+    ("外套脱了更好看，里面是打底", None),  # an anchor styling, no viewer request
+    ("我妈用了以后面瘫都好了", "medical_claim"),  # a cure testimonial
+    ("用了这个灯近视度数能降下来", "medical_claim"),
+    ("孩子近视了戴什么眼镜好", None),  # a question about a condition, no cure
+    ("喝了以后再也不感冒了", "medical_claim"),
+    ("我感冒了，再也不想出门", None),  # the never-again cue is elsewhere
+    ("乳腺癌晚期吃了这个，现在复查啥都没了", "medical_claim"),  # over a comma
+    ("喝了能治风湿不", None),  # northern V不 question
+    ("冇話防唔防癌嘅", None),  # Cantonese 冇 / 唔 negate
+    ("有冇象牙手鐲", None),  # Cantonese 有冇 asks
+    ("我哋唔賣任何象牙製品", None),  # Cantonese 唔卖 refuses
+    ("茶就是日常饮品，降血压还得吃药看医生", None),  # sending the viewer to treatment
+    ("盒子上那个八一军徽是真的假的", None),  # 真的假的 asks
+    ("今日呢隻翡翠手鐲係緬甸A貨，有證書", None),  # A货 grades jadeite
+    ("卡地亚A货手镯 一比一", "banned_goods"),  # A货 of a luxury brand is a counterfeit
+    ("胸前是烟花图案，纯棉的", None),  # a print, not fireworks
+    ("是的，你是第一名，恭喜", None),  # praising a viewer
+    ("真的是最后一天了，最后一天，明天就回原价", "false_promotion"),  # hammered deadline
+    ("今天是清仓最后一天", None),  # said once
+    ("兼职拍单 日入三百 宝妈学生均可", "fake_transaction"),  # task ad in plain words
+    ("你们这些刷单的 还兼职 一单赚二十 骗鬼呢", None),  # a viewer calling it a scam
+    ("这就是刷单诈骗，大家千万别信", None),
+    ("我帮你们店铺冲好评 一百条 三百块", "fake_transaction"),
+    ("垫付三百 返三百五 做完一单结一单", "fake_transaction"),
+    ("中奖交税交手续费的都是假的，记住了", None),  # a warning
+]
+
+
+@pytest.mark.parametrize(("text", "category"), REGIONAL_AND_PARAPHRASE)
+def test_regional_and_paraphrased_phrasing(detector: ProhibitedClaimDetector, text: str,
+                                           category: str | None) -> None:
     found = {f.category for f in detect(detector, text, kind="danmaku")}
     assert (category in found) if category else not found, (text, found)
