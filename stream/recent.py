@@ -35,5 +35,12 @@ class RecentMessages:
         else:
             self._by_speaker.move_to_end(key)
         messages.append(message)
-        while len(self._by_speaker) > self.max_speakers:
-            self._by_speaker.popitem(last=False)
+        # Least recently active first: drop speakers whose newest message left the window,
+        # so memory follows the window's traffic, not the number of viewers ever seen.
+        by_speaker = self._by_speaker
+        horizon = message.ts - self.window_s
+        while by_speaker:
+            oldest = next(iter(by_speaker.values()))
+            if oldest[-1].ts >= horizon and len(by_speaker) <= self.max_speakers:
+                break
+            by_speaker.popitem(last=False)
