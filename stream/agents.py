@@ -11,6 +11,7 @@ import gc
 import logging
 import time
 import weakref
+from collections import Counter
 from typing import Any
 
 import faust
@@ -93,16 +94,19 @@ class Worker:
             if not ready.is_set():  # the first events wait until the ban list has been read
                 await ready.wait()
             dead, live = [], []
+            consumed: Counter[str] = Counter()
             for event in batch:
                 message = event.message
                 topic = self._logical.get(message.topic, message.topic)
-                metrics.event_consumed(topic)
+                consumed[topic] += 1
                 source = Source(topic, message.partition, message.offset, message.key)
                 decoded = pipeline.decode(message.value, source)
                 if isinstance(decoded, Verdict):
                     dead.append(decoded)
                 else:
                     live.append((pipeline.order_key(decoded), event, decoded, source))
+            for topic, count in consumed.items():
+                metrics.events_consumed(topic, count)
             live.sort(key=lambda item: item[0])  # stable: equal times keep partition order
             for verdict in dead:
                 metrics.record_verdict(verdict)

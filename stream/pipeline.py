@@ -3,7 +3,7 @@ and ``stream/agents.py``: together they are the whole path of an event.
 
 Two stages, because state lives with two different keys:
 
-1. :meth:`Pipeline.handle_raw` — per **room** (the input topics' key): decode, product
+1. :meth:`Pipeline.decode` + :meth:`Pipeline.judge` — per **room** (the input topics' key): decode, product
    state, detectors, user reports, the market-ban check. Emits detections, dead letters,
    room-level decisions, and one *enforcement request* per subject with findings.
 2. :meth:`Enforcer.handle` — per **subject** (``role:id``): the subject's history across
@@ -117,11 +117,6 @@ class Pipeline:
         self._on_detector_time = on_detector_time
         self._time_every = time_every
         self._speech_count = 0
-
-    def handle_raw(self, raw: bytes, source: Source) -> Verdict:
-        """Decode and judge one message from an input topic; bad input becomes a dead letter."""
-        decoded = self.decode(raw, source)
-        return decoded if isinstance(decoded, Verdict) else self.judge(decoded, raw, source)
 
     def decode(self, raw: bytes | None, source: Source) -> Event | Verdict:
         """The typed event, or a dead-letter verdict for input that cannot be decoded."""

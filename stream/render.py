@@ -41,7 +41,7 @@ def render(topic: str, record: dict[str, Any], color: bool = False) -> str:
                  for d in record.get("detections", [])]
         body = f"{room} {record.get('source')} {record.get('event_id')}: {'; '.join(parts)}  ← {str(record.get('text', ''))[:60]}"
     elif topic == "mod.actions":
-        who = record.get("operator") and f"by {record['operator']}" or _subject(record)
+        who = f"by {record['operator']}" if record.get("operator") else _subject(record)
         body = (f"{room} {record.get('measure')} [{record.get('mode')}] {who}: {record.get('reason')}  "
                 f"{record.get('action_id')}")
     elif topic == "mod.cutoff":
