@@ -31,6 +31,8 @@ first, each one a way a literal hit is not a claim:
    ``scope: sentence``, for claims that ASR and chat spread over commas (中奖的家人，先付手续费).
    A cue preceded by a ``cue_negation_cues`` word (不收手续费, 免运费) is no cue. This is how
    paraphrases are caught that no literal lists: a trigger (中奖, 血糖, 胸) that is benign alone.
+   ``requires_all`` (a list of set names) is the all-of concept rule: a word of *every* named
+   set must stand within ``within`` of the hit (补单 + reward + task words: each concept a set).
    ``unless_any`` is the converse: a word of that set near the hit makes it no claim (A货 next to
    翡翠 grades jadeite). ``repeated`` entries count only when said twice in the message
    (最后十单…最后十单: a single deadline may be true, a hammered one is the pitch).
@@ -63,7 +65,7 @@ ITEM_CATEGORIES = frozenset({
 _FLAGS = ("whole_word", "own_range_exempt", "not_clause_initial", "repeated")
 _SIDES = {"requires_any": "any", "requires_before": "before", "requires_after": "after",
           "unless_any": "any"}
-_EXTRA_KEYS = (*_FLAGS, "exempt_item_categories", *_SIDES, "within", "scope")
+_EXTRA_KEYS = (*_FLAGS, "exempt_item_categories", *_SIDES, "requires_all", "within", "scope")
 _REQUIRED_SETS = ("negation_cues", "negation_after_cues", "question_cues", "question_particles",
                   "goal_cues", "own_range_cues", "offer_cues", "cue_negation_cues",
                   "approved_function_cues", "question_finals")
@@ -98,6 +100,8 @@ class _Rule:
     requires: tuple[tuple[str, str], ...] = ()
     # (side, set name) pairs whose words, within ``within``, make the hit no claim.
     unless: tuple[tuple[str, str], ...] = ()
+    # Set names of which each must have a word within ``within`` (the all-of concept rule).
+    requires_all: tuple[str, ...] = ()
     within: int = 0
     sentence_scope: bool = False
 
@@ -159,6 +163,9 @@ class ProhibitedClaimDetector:
             return False
         if rule.unless and self._cooccurs(norm, start, end, rule, rule.unless):
             return False
+        if rule.requires_all and not all(self._cooccurs(norm, start, end, rule, (("any", name),))
+                                         for name in rule.requires_all):
+            return False
         s, e = norm.span(start, end)
         before, after, asked = _clause_context(norm.original, s, e)
         # 是不是 asks; the 不是 inside it negates nothing (这内衣是不是很骚). Nor does a cue the
@@ -167,6 +174,8 @@ class ProhibitedClaimDetector:
         for side, set_name in rule.requires:
             if side != "after":
                 masked = self._mask(masked, set_name)
+        for set_name in rule.requires_all:
+            masked = self._mask(masked, set_name)
         if self._cue_before(masked, "negation_cues"):
             return False
         claim = rule.entry.category not in _NOT_CLAIMS
@@ -317,17 +326,27 @@ def _cooccurrence(lexicon: Lexicon, entry: Entry) -> dict[str, Any]:
                 known = ", ".join(sorted(lexicon.sets))
                 raise lexicon.error(entry, f"{key}: unknown set {name!r} (known: {known})")
             (unless if key == "unless_any" else requires).append((side, name))
+    every = entry.extra.get("requires_all", [])
+    if not isinstance(every, list) or not all(isinstance(n, str) for n in every) or len(every) == 1:
+        raise lexicon.error(entry, "requires_all must be a list of two or more set names")
+    for name in every:
+        if name not in lexicon.sets:
+            known = ", ".join(sorted(lexicon.sets))
+            raise lexicon.error(entry, f"requires_all: unknown set {name!r} (known: {known})")
+    if len(set(every)) != len(every):
+        raise lexicon.error(entry, "requires_all names a set twice")
     within, scope = entry.extra.get("within"), entry.extra.get("scope", "clause")
-    if not requires and not unless:
+    if not requires and not unless and not every:
         if "within" in entry.extra or "scope" in entry.extra:
             raise lexicon.error(entry, "within and scope need requires_any, requires_before, "
-                                       "requires_after or unless_any")
+                                       "requires_after, requires_all or unless_any")
         return {}
     if type(within) is not int or not 1 <= within <= _MAX_WITHIN:
         raise lexicon.error(entry, f"within must be a whole number of characters from 1 to {_MAX_WITHIN}")
     if scope not in ("clause", "sentence"):
         raise lexicon.error(entry, "scope must be clause or sentence")
-    return {"requires": tuple(requires), "unless": tuple(unless), "within": within, "sentence_scope": scope == "sentence"}
+    return {"requires": tuple(requires), "unless": tuple(unless), "requires_all": tuple(every),
+            "within": within, "sentence_scope": scope == "sentence"}
 
 
 def _newest_item_category(items: Sequence[Mapping[str, object]]) -> str | None:

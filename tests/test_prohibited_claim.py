@@ -412,6 +412,53 @@ def test_bad_round2_keys_are_refused(tmp_path: Path, keys: str, message: str) ->
         mini_detector(tmp_path, f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n")
 
 
+# ---- requires_all: the all-of concept rule (every named set near the hit)
+ALL_OF_SETS = """  act: [刷, 冲]
+  reward: [返现, 佣金]
+"""
+ALL_OF_ENTRIES = f"""  - {{id: f.sales, pattern: 销量, {COMMON}, requires_all: [act, reward], within: 8}}
+  - {{id: f.both, pattern: 好评, {COMMON}, requires_any: fee, requires_all: [act, reward], within: 8}}
+"""
+
+
+@pytest.fixture(scope="module")
+def all_of(tmp_path_factory: pytest.TempPathFactory) -> ProhibitedClaimDetector:
+    path = tmp_path_factory.mktemp("all_of")
+    text = MINI_SETS.replace("entries:\n", ALL_OF_SETS + "entries:\n") + ALL_OF_ENTRIES
+    (path / "prohibited_claim.yaml").write_text(text, encoding="utf-8")
+    return ProhibitedClaimDetector.load(path)
+
+
+@pytest.mark.parametrize(("text", "rule_id"), [
+    ("帮忙冲销量有佣金", "f.sales"),  # both concepts near the hit
+    ("返现，帮忙刷销量", None),  # clause scope: one concept beyond the comma
+    ("冲销量", None),  # one concept is not enough
+    ("销量有佣金", None),
+    ("帮忙冲一下销量，我们不收佣金", None),  # the reward beyond the clause
+    ("刷好评返现", None),  # requires_any (fee) must hold as well
+    ("刷好评返现交押金", "f.both"),
+    ("我们不搞冲销量返现", None),  # negation still exempts
+])
+def test_requires_all_needs_every_concept(all_of: ProhibitedClaimDetector, text: str,
+                                          rule_id: str | None) -> None:
+    assert sorted({f.rule_id for f in detect(all_of, text)}) == ([rule_id] if rule_id else []), text
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ("requires_all: [fee, nope], within: 6", "requires_all: unknown set 'nope'"),
+    ("requires_all: fee, within: 6", "requires_all must be a list of two or more"),
+    ("requires_all: [fee], within: 6", "requires_all must be a list of two or more"),
+    ("requires_all: [fee, fee], within: 6", "requires_all names a set twice"),
+    ("requires_all: [fee, question_finals]", "within must be a whole number"),
+])
+def test_bad_requires_all_is_refused_with_its_line(tmp_path: Path, keys: str, message: str) -> None:
+    entry = f"  - {{id: p.bad, pattern: 中奖, {COMMON}, {keys}}}\n"
+    with pytest.raises(LexiconError) as caught:
+        mini_detector(tmp_path, entry)
+    assert re.search(r"prohibited_claim\.yaml:16: entry 'p\.bad': ", str(caught.value))
+    assert message in str(caught.value)
+
+
 REGIONAL_AND_PARAPHRASE = [
     # (text, category or None for benign) on the shipped lexicon
     ("你个憨批 嘚瑟啥", "vulgar"),  # 四川话 insult
