@@ -237,6 +237,16 @@ GENERAL_POSITIVES = [
     ("定金先付定金到我个人账户", "offline_payment"),
     ("批量要的 发个红包给我 我安排", "offline_payment"),  # red packet as payment
     ("可以现金结账 比拍链接省", "offline_payment"),
+    # round 3: accounts by bank, cash for a discount or in person, wallets paid to the speaker
+    ("货款转到我建行卡上就行", "offline_payment"),
+    ("要的直接打我卡里 明天发", "offline_payment"),
+    ("卡号我私发给你 你转过来", "offline_payment"),
+    ("付现金的话能便宜五十", "offline_payment"),
+    ("同城的当面给现金 我骑车送过去", "offline_payment"),
+    ("你payme俾我 我今日寄", "offline_payment"),
+    ("定金五百打到我支付宝", "offline_payment"),
+    ("WeChat: tea_lover_99 有老茶", "contact_handle"),
+    ("扣我 三四五六七八九零", "contact_handle"),
 ]
 
 
@@ -261,6 +271,12 @@ GENERAL_NEGATIVES = [
     "客服让我转账 怎么回事",  # a victim complaining
     "私下转账不行的 要平台拍",  # refusal after the phrase
     "应用商店里的apple音乐",  # app inside a word, no download verb
+    "现金支付的年代过去了",  # cash mentioned, no discount, nobody handed anything
+    "线下门店也是这个价格",  # a shop, no cheaper deal
+    "打卡里的钱出了事找谁",  # a viewer's worry
+    "扣我一分都不行",  # 扣 as "deduct", no number
+    "这条line很显瘦",  # an English word, no handle
+    "私下转账出了问题谁都保不了你",  # a warning
 ]
 
 

@@ -496,6 +496,32 @@ REGIONAL_AND_PARAPHRASE = [
     ("我帮你们店铺冲好评 一百条 三百块", "fake_transaction"),
     ("垫付三百 返三百五 做完一单结一单", "fake_transaction"),
     ("中奖交税交手续费的都是假的，记住了", None),  # a warning
+    # round 3 concept rules (requires_all and friends), phrased unlike any corpus line
+    ("帮我们刷一波销量，拍完我给你返佣金", "fake_transaction"),  # action x object x reward
+    ("帮忙在店里写条评价，每单给你五块辛苦费", "fake_transaction"),
+    ("这款销量很好，欢迎写评价", None),  # object without action or reward
+    ("补货了，大家的评价我们都看了", None),  # 补货 is no action on reviews, no reward
+    ("拍那个一块钱的链接，备注型号，我们给你发这台", "fake_transaction"),  # 拍A发B
+    ("拍二号链接，备注尺码就行", None),  # a real order note
+    ("参与抽奖的先交十块保证金", "false_promotion"),  # a lottery that costs money
+    ("福袋抽奖是平台的，免费参与", None),
+    ("先付了邮费就马上发你电视机", "false_promotion"),  # pay shipping, get the "gift"
+    ("这幅画保证升值", "false_promotion"),
+    ("坏了十倍退款", "false_promotion"),
+    ("这是部队专供的罐头", "state_symbol"),  # supply to the army claimed
+    ("婴儿专用的洗衣液", None),  # 专用 without a state body
+    ("领导人都在喝这个茶", "state_symbol"),
+    ("卖警服 全套", "banned_goods"),
+    ("纯原做工 鞋标齐全", "banned_goods"),
+    ("纯原味酸奶", None),
+    ("玉溪整条出", "banned_goods"),
+    ("中华老字号的糕点", None),
+    ("柯基弟弟打了疫苗 同城可看", "banned_goods"),  # a live pet offered
+    ("柯基吃这个狗粮没问题", None),
+    ("主播跟头猪似的", "vulgar"),
+    ("全球口碑最好的吸尘器", "absolute_term"),  # scope + 最 a few characters on
+    ("全国联保，放心买", None),
+    ("盗版的别买", None),  # a refusal after the hit
 ]
 
 
