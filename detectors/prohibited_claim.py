@@ -100,8 +100,8 @@ class _Rule:
     requires: tuple[tuple[str, str], ...] = ()
     # (side, set name) pairs whose words, within ``within``, make the hit no claim.
     unless: tuple[tuple[str, str], ...] = ()
-    # Set names of which each must have a word within ``within`` (the all-of concept rule).
-    requires_all: tuple[str, ...] = ()
+    # ("any", set name) pairs of which each must have a word within ``within`` (all-of rule).
+    requires_all: tuple[tuple[str, str], ...] = ()
     within: int = 0
     sentence_scope: bool = False
 
@@ -163,8 +163,7 @@ class ProhibitedClaimDetector:
             return False
         if rule.unless and self._cooccurs(norm, start, end, rule, rule.unless):
             return False
-        if rule.requires_all and not all(self._cooccurs(norm, start, end, rule, (("any", name),))
-                                         for name in rule.requires_all):
+        if rule.requires_all and not self._cooccurs(norm, start, end, rule, rule.requires_all, every=True):
             return False
         s, e = norm.span(start, end)
         before, after, asked = _clause_context(norm.original, s, e)
@@ -174,7 +173,7 @@ class ProhibitedClaimDetector:
         for side, set_name in rule.requires:
             if side != "after":
                 masked = self._mask(masked, set_name)
-        for set_name in rule.requires_all:
+        for _, set_name in rule.requires_all:
             masked = self._mask(masked, set_name)
         if self._cue_before(masked, "negation_cues"):
             return False
@@ -213,9 +212,10 @@ class ProhibitedClaimDetector:
         return text
 
     def _cooccurs(self, norm: Normalized, start: int, end: int, rule: _Rule,
-                  pairs: tuple[tuple[str, str], ...]) -> bool:
+                  pairs: tuple[tuple[str, str], ...], every: bool = False) -> bool:
         """A word of a required set within ``rule.within`` normalized chars of the hit, on the
-        set's side, without crossing a clause (or sentence) break of the original text."""
+        set's side, without crossing a clause (or sentence) break of the original text; with
+        ``every``, a word of each set (the window is computed once for all of them)."""
         text, offsets, original = norm.text, norm.offsets, norm.original
         breaks = _SENTENCE_BREAK if rule.sentence_scope else _CLAUSE_BREAK
         lo, hi = max(0, start - rule.within), min(len(text), end + rule.within)
@@ -230,10 +230,11 @@ class ProhibitedClaimDetector:
                 hi = min(hi, bisect_left(offsets, cut_after.start()))
         windows = {"before": (lo, start), "after": (end, hi)}
         for side, set_name in pairs:
-            for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()):
-                if any(self._asserted_cue(text, cue, w_lo, w_hi) for cue in self._cues[set_name]):
-                    return True
-        return False
+            found = any(self._asserted_cue(text, cue, w_lo, w_hi) for cue in self._cues[set_name]
+                        for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()))
+            if found != every:  # any: the first set found decides; every: the first set missing
+                return found
+        return every
 
     def _asserted_cue(self, text: str, cue: str, lo: int, hi: int) -> bool:
         """``cue`` occurs in text[lo:hi] at least once without a cue negation right before it."""
@@ -345,7 +346,8 @@ def _cooccurrence(lexicon: Lexicon, entry: Entry) -> dict[str, Any]:
         raise lexicon.error(entry, f"within must be a whole number of characters from 1 to {_MAX_WITHIN}")
     if scope not in ("clause", "sentence"):
         raise lexicon.error(entry, "scope must be clause or sentence")
-    return {"requires": tuple(requires), "unless": tuple(unless), "requires_all": tuple(every),
+    return {"requires": tuple(requires), "unless": tuple(unless),
+            "requires_all": tuple(("any", name) for name in every),
             "within": within, "sentence_scope": scope == "sentence"}
 
 
