@@ -26,7 +26,7 @@ FORMATS: dict[str, re.Pattern[str]] = {
 # A standalone mobile number: not glued to other digits or letters (order numbers, SKUs).
 _MOBILE_ANYWHERE = re.compile(r"(?<![0-9a-z])(?:86)?1[3-9][0-9]{9}(?![0-9])")
 _TOKEN = re.compile(r"[a-z0-9]+")
-_ID_JOINERS = frozenset("_-＿－")  # normalize drops them; full-width ones included
+_ID_JOINERS = frozenset("_-＿－.．")  # normalize drops them; full-width ones included (jimu.wang.1314)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def handle_after(norm: Normalized, view: str, pos: int, window: int,
         return None
     match = _TOKEN.match(view, start)
     assert match is not None  # view[start] is an ASCII letter or digit
-    end = _cut_at_gap(norm, start, match.end()) if view[start].isalpha() else match.end()
+    end = _cut_at_gap(norm, view, start, match.end()) if view[start].isalpha() else match.end()
     token = view[start:end]
     for fmt in formats:
         if FORMATS[fmt].fullmatch(token):
@@ -64,7 +64,7 @@ def mobiles(view: str) -> Iterator[Handle]:
         yield Handle("mobile", m.start(), m.end(), m.group())
 
 
-def _cut_at_gap(norm: Normalized, start: int, end: int) -> int:
+def _cut_at_gap(norm: Normalized, view: str, start: int, end: int) -> int:
     """End a letter-led id where the original had a space or punctuation (vx abc123 thanks):
     normalize glued the words together, the original still separates them. Digits are not
     cut, because numbers are written in groups (138 1234 5678)."""
@@ -72,5 +72,8 @@ def _cut_at_gap(norm: Normalized, start: int, end: int) -> int:
     for i in range(start + 1, end):
         gap = original[offsets[i - 1] + 1:offsets[i]]
         if gap and not set(gap) <= _ID_JOINERS:
+            # Letters then one spaced digit group is one id (ptxie 668, spoken digits included).
+            if gap.isspace() and view[start:i].isalpha() and view[i:end].isdigit():
+                continue
             return i
     return end

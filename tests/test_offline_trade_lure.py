@@ -358,3 +358,34 @@ ROUND2 = [
 def test_round2_phrasing(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detector.detect(ctx(text))}
     assert (category in found) if category else not found, (text, found)
+
+
+ROUND4 = [
+    # (text, category or None for benign): vocabulary of round 4, written fresh (not corpus lines)
+    ("下单前先加我私人号 发你实拍", "contact_handle"),  # a private second account
+    ("加我个人微信 我拉你进内购", "contact_handle"),
+    ("有小号吗 我穿M", None),  # 小号 is a size; only a handle after it makes it an account
+    ("飞机 @tea_house_66 私聊", "contact_handle"),  # Telegram written as 飞机
+    ("我坐飞机去的杭州", None),
+    ("扣 二三四五六七八九 备注拿货", "contact_handle"),  # a bare 扣 before a QQ number
+    ("扣1的家人抽福袋", None),  # 扣1: a vote in the room
+    ("想要的看我昵称", "contact_handle"),
+    ("剩下的钱打我卡上就行", "offline_payment"),
+    ("定金转我两百 我先给你留着", "offline_payment"),  # 转我 + an amount
+    ("你把卡号发我 回收的钱直接打你支付宝", "offline_payment"),  # the speaker pays the viewer
+    ("入數去我中銀戶口就得", "offline_payment"),  # Cantonese: 户口 is a bank account
+    ("户口本带上就能办", None),  # a household register
+    ("同城的现金来拿 不用下单", "offline_payment"),
+    ("现金来的话要提前说吗", None),  # a buyer asking
+    ("群里统一用快团团下单", "platform_redirect"),
+    ("加V ruby 520 领券", "contact_handle"),  # letters and one spaced digit group: one id
+    ("V.X：tea.lover.88", "contact_handle"),  # dots inside an id
+    ("加我微信 名字拼音 wang_xiaomei 备注茶", "contact_handle"),  # the id a few words after
+    ("晒图给好评的私信我 发你五块钱红包", None),  # a review reward: fake_transaction, not a payment lure
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND4)
+def test_round4_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detector.detect(ctx(text))}
+    assert (category in found) if category else not found, (text, found)

@@ -530,3 +530,41 @@ def test_regional_and_paraphrased_phrasing(detector: ProhibitedClaimDetector, te
                                            category: str | None) -> None:
     found = {f.category for f in detect(detector, text, kind="danmaku")}
     assert (category in found) if category else not found, (text, found)
+
+
+ROUND4 = [
+    # (text, category or None for benign): vocabulary of round 4, written fresh (not corpus lines)
+    ("来帮忙拍几单 钱原路退给你 每单另给十五", "fake_transaction"),
+    ("拍了不满意退给你 再给你送个小礼物", None),  # a refund and a gift, no order task
+    ("宝妈在家拍两单 不花钱 商家先打给你", "fake_transaction"),
+    ("帮店里冲个量 拍完我退", "fake_transaction"),
+    ("写评价满五十字的找客服领五元红包", "fake_transaction"),
+    ("五星级酒店同款床品", None),
+    ("你拍九块九那个 我给你发一百毫升的正装", "fake_transaction"),  # 拍A发B
+    ("拍正装送你小样", None),  # a bundle
+    ("没效果全额退你 一分不少", "false_promotion"),
+    ("不满意七天无理由退", None),  # a platform mechanism
+    ("这块料子放两年三倍价格我回购", "false_promotion"),
+    ("全网质量最好的一款", "absolute_term"),
+    ("全广东最正宗的烧腊", "absolute_term"),
+    ("全新款式到了", None),
+    ("同价位里音质最好", "absolute_term"),
+    ("加菲猫三个月 疫苗齐 八百一只", "banned_goods"),
+    ("加菲猫的猫粮", None),
+    ("针孔的 插座里面装 看不出来", "banned_goods"),
+    ("需要票的老板 各行各业都能开 点数好说 发票", "banned_goods"),
+    ("本店可开发票", None),  # a seller's own legal invoice
+    ("主播你他娘的别吹了", "vulgar"),
+    ("这个丑逼玩意", "vulgar"),
+    ("把外套撩起来给哥看看", "vulgar"),
+    ("两会指定的茶叶", "state_symbol"),
+    ("吃了三个月 子宫肌瘤都没了", "medical_claim"),
+    ("最后二十单 最后二十单 手慢无", "false_promotion"),  # a scarcity line hammered
+    ("最后二十单", None),  # said once
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND4)
+def test_round4_vocabulary(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text, kind="danmaku")}
+    assert (category in found) if category else not found, (text, found)
