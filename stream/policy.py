@@ -284,6 +284,10 @@ class Policy:
                     id_parts=(subject_role, subject_id, *sorted(e[1] for e in window)))
         return decisions, {"v": HISTORY_SCHEMA, "hits": {k: v for k, v in hits.items() if v}}
 
+    def history_expired(self, history: Mapping[str, Any] | None, now: float) -> bool:
+        """True when nothing in ``history`` is inside its rule's window any more at ``now``."""
+        return not _pruned_hits(history, {r.id: r.window_s for r in self.rules}, now)
+
     # -- user reports (4.3.3.1(2), 4.4.2) ------------------------------------------------
 
     def decide_report(
