@@ -143,8 +143,9 @@ class Worker:
                     dead.append(decoded)
                 else:
                     live.append((pipeline.order_key(decoded), len(live), decoded, (record.value, source)))
-        # Event-time order across the room's topics; the index keeps equal times in partition order.
-        live.sort(key=lambda item: (item[0], item[1]))
+        # Event-time order across the room's topics; the unique index keeps equal times in
+        # partition order (and stops tuple comparison before it reaches the event).
+        live.sort()
         sends: list[tuple[str, asyncio.Future[Any]]] = []
         for verdict in dead:
             metrics.record_verdict(verdict)
