@@ -57,7 +57,7 @@ def run_settings(base: Settings, prefix: str) -> Settings:
 
 
 def group_id(settings: Settings) -> str:
-    return settings.topic_prefix + settings.app_id  # faust's app id is its consumer group
+    return settings.topic_prefix + settings.app_id  # the worker's consumer group
 
 
 # --- load ------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ async def delete_topics(settings: Settings, extra: Sequence[str] = ()) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        # faust adds its changelog topics under the same prefix.
+        # Also anything else created under this run's prefix (older changelog names).
         names += [t for t in existing if t.startswith(settings.topic_prefix) and t not in names]
         await admin.delete_topics([n for n in names if n in existing])
     finally:
@@ -125,7 +125,7 @@ async def delete_topics(settings: Settings, extra: Sequence[str] = ()) -> None:
 # --- consumer-group progress ------------------------------------------------------------
 
 async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    # Every livemod topic has settings.partitions partitions (faust tables require it).
+    # Every livemod topic has settings.partitions partitions (the range assignor co-partitions them).
     tps = [TopicPartition(settings.topic(t), p) for t in topics for p in range(settings.partitions)]
     consumer = AIOKafkaConsumer(group_id=None, **settings.kafka_client_kwargs())
     await consumer.start()

@@ -1,5 +1,5 @@
 """The baseline the worker is compared with: consume the input topics, decode each value
-with orjson, re-encode and produce it — aiokafka alone, one process, no faust, no detectors.
+with orjson, re-encode and produce it — aiokafka alone, one process, no detectors, no state.
 
 Commits like the worker (every second, consumed positions) so both are measured the same
 way: by their consumer group's committed offsets. Settings come from LIVEMOD_* variables.
@@ -22,7 +22,7 @@ async def passthrough(settings: Settings, group: str, out_topic: str, in_topics:
     consumer = AIOKafkaConsumer(*in_topics, group_id=group, auto_offset_reset="earliest",
                                 enable_auto_commit=True, auto_commit_interval_ms=1000,
                                 **settings.kafka_client_kwargs())
-    # The worker's producer settings (stream/app.py): acks=all, 5 ms linger.
+    # The worker's producer settings (stream/worker.py): acks=all, 5 ms linger.
     producer = AIOKafkaProducer(acks="all", linger_ms=5, **settings.kafka_client_kwargs())
     await consumer.start()
     await producer.start()
@@ -31,7 +31,7 @@ async def passthrough(settings: Settings, group: str, out_topic: str, in_topics:
     print("passthrough: ready", flush=True)
     try:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=500)  # the worker's batch_max
+            batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max)  # as the worker
             for records in batch.values():
                 for record in records:
                     event = orjson.loads(record.value)

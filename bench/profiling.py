@@ -11,12 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# Stacks that run faust or library code on behalf of a livemod call are named by that call
-# (first matching rule, any frame): sending and table writes are faust code inside livemod's.
+# Stacks that run library code on behalf of a livemod call are named by that call (first
+# matching rule, any frame): sending is aiokafka code inside the worker's send step.
 ANCESTOR_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("one-off: jieba dictionary load on first use", re.compile(r"^Tokenizer\.initialize \(.*jieba")),
-    ("send: agents._publish → faust Topic.send → aiokafka", re.compile(r"^(?:\w+\.)?_publish \((?:.*/)?stream/agents\.py")),
-    ("table writes: faust Table → changelog", re.compile(r"\((?:.*/)?faust/tables/")),
+    ("send: worker._send_outputs → aiokafka producer", re.compile(r"^(?:\w+\.)?_send_outputs \((?:.*/)?stream/worker\.py")),
+    ("state: changelog tables", re.compile(r"\((?:.*/)?stream/state\.py")),
     ("lexicon hot reload: stream/rules.py", re.compile(r"\((?:.*/)?stream/rules\.py")),
 )
 # Otherwise the frame nearest the leaf that belongs to a known part names the stack.
@@ -24,8 +24,8 @@ LEAF_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("detectors", re.compile(r"\((?:.*/)?detectors/")),
     ("decode: stream/events.py", re.compile(r"\((?:.*/)?stream/events\.py")),
     ("policy & records: stream/policy, enforcement, records", re.compile(r"\((?:.*/)?stream/(policy|enforcement|records)\.py")),
-    ("pipeline & agents (other livemod code)", re.compile(r"\((?:.*/)?stream/")),
-    ("faust/mode/aiokafka: fetch, batching, acks, commit", re.compile(r"\((?:.*/)?(faust|mode|aiokafka)/")),
+    ("pipeline & worker loop (other livemod code)", re.compile(r"\((?:.*/)?stream/")),
+    ("aiokafka: fetch, produce, commit", re.compile(r"\((?:.*/)?aiokafka/")),
 )
 IDLE = "idle: event loop waiting in epoll"
 OTHER = "asyncio loop & other"

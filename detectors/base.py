@@ -1,7 +1,7 @@
 """What every detector receives and returns.
 
 A detector is a small class with a ``name``, the event kinds it ``applies_to`` and one
-``detect(ctx)`` entry. It never imports Kafka, faust or prometheus: everything it needs
+``detect(ctx)`` entry. It never imports Kafka or prometheus: everything it needs
 arrives through the read-only :class:`DetectContext`, and it only *returns* findings.
 Turning findings into actions is the policy stage's job.
 """

@@ -1,7 +1,7 @@
 """Per-room product-link state: which items were on screen when.
 
-The state is a plain dict of lists/dicts/str/float so the worker can keep it in a faust
-Table (orjson-serialised) and ``livemod scan`` in an ordinary dict. Every function here is
+The state is a plain dict of lists/dicts/str/float so the worker can keep it in a changelog
+table (orjson-serialised) and ``livemod scan`` in an ordinary dict. Every function here is
 pure: ``apply_product_event`` returns a *new* state and leaves the old one untouched, so a
 malformed event that raises :class:`ProductEventError` cannot corrupt what the room had.
 

@@ -49,10 +49,8 @@ def _run_kafka(settings: Settings, make: Callable[[], Awaitable[T]]) -> T:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import faust
-
-    from .agents import Worker
     from .topics import TopicSetupError, check_topics, wait_for_broker
+    from .worker import Worker
 
     settings = _settings()
     logsafe.install()
@@ -76,9 +74,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from . import metrics
 
         metrics.start_metrics_server(settings.metrics_port, settings.metrics_host)
-    print(f"livemod worker: lexicons {worker.rules().lexicon_version}; policy {worker.rules().policy_version}",
-          file=sys.stderr)
-    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    asyncio.run(worker.run())
     return 0
 
 

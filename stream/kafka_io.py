@@ -1,5 +1,5 @@
 """Plain aiokafka helpers for the CLI: replay a JSONL file into the input topics and
-follow output topics. (The worker itself produces through faust.)"""
+follow output topics. (The worker has its own loop: stream/worker.py.)"""
 from __future__ import annotations
 
 import asyncio

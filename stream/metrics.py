@@ -14,7 +14,7 @@ endpoint exposes exactly these metrics (no process/platform collectors of the te
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics,
                                start_http_server)
@@ -32,8 +32,6 @@ from .topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 if TYPE_CHECKING:
     import asyncio
-
-    import faust
 
     from .pipeline import Verdict
     from .records import Output
@@ -178,7 +176,7 @@ def published(out: "Output", future: "asyncio.Future[Any]", event_ts: float | No
 
     Counts what the record *is* now (an action, a cutoff signal, an alert), and once the
     broker answers, the delivery and the end-to-end latency. ``future`` is what
-    ``await topic.send(...)`` returns; ``event_ts`` is the ``ts`` of the input event that
+    ``await producer.send(...)`` returns; ``event_ts`` is the ``ts`` of the input event that
     caused the record (None for dead letters: an undecodable message has no event time).
     """
     value = out.value
@@ -222,36 +220,19 @@ def set_policy_version(version: str) -> None:
 _lag_labels: set[tuple[str, str]] = set()
 
 
-def update_consumer_lag(app: "faust.App", logical: Mapping[str, str]) -> None:
-    """Set CONSUMER_LAG for every partition this worker owns of the topics in ``logical``
-    (full topic name → logical name); partitions lost in a rebalance are dropped.
+def update_consumer_lag(partitions: Iterable[tuple[str, int, int | None, int]]) -> None:
+    """Set CONSUMER_LAG from (logical topic, partition, highwater, committed offset) for every
+    partition this worker owns; series of partitions no longer listed (lost in a rebalance)
+    are dropped, and a partition without a highwater yet (no fetch answered) is skipped.
 
     Lag is highwater minus the committed offset, as ``kafka-consumer-groups`` reports it:
-    what a restart would have to read again. Call it from a timer (every few seconds);
-    it only reads the consumer's in-memory state, no broker round trip. Table changelog
-    partitions are not in ``logical`` and are skipped: their offsets are not committed.
+    what a restart would have to read again.
     """
-    from faust.exceptions import ConsumerNotStarted  # here: scan/eval import this module without Kafka
-
-    consumer = app.consumer
-    try:
-        assigned = consumer.assignment()
-    except ConsumerNotStarted:
-        return
-    seen: set[tuple[str, str]] = set()
-    for tp in assigned:
-        name = logical.get(tp.topic)
-        if name is None:
+    seen = set()
+    for topic, partition, highwater, committed in partitions:
+        if highwater is None:
             continue
-        try:
-            highwater = consumer.highwater(tp)
-        except AssertionError:  # aiokafka: revoked between assignment() and now
-            continue
-        if highwater is None:  # no fetch response for this partition yet
-            continue
-        # faust stores a committed offset of 0 as None: both mean "from the start".
-        committed = consumer._committed_offset.get(tp) or 0  # noqa: SLF001 - faust has no public getter
-        labels = (name, str(tp.partition))
+        labels = (topic, str(partition))
         CONSUMER_LAG.labels(*labels).set(max(0, highwater - committed))
         seen.add(labels)
     for labels in _lag_labels - seen:

@@ -1,5 +1,5 @@
 """From one raw input message to the records it causes. Read this with ``stream/topics.py``
-and ``stream/agents.py``: together they are the whole path of an event.
+and ``stream/worker.py``: together they are the whole path of an event.
 
 Two stages, because state lives with two different keys:
 
@@ -11,7 +11,7 @@ Two stages, because state lives with two different keys:
 
 The worker carries requests from stage 1 to stage 2 through the ``mod.enforce`` topic,
 keyed by subject; ``livemod scan`` hands them over in-process. Neither stage knows Kafka:
-state is whatever MutableMapping the caller provides (faust tables or dicts).
+state is whatever MutableMapping the caller provides (changelog tables or dicts).
 """
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ Standard 4.3.1(4) asks for 分级量化 — measures proportionate to the violat
 often the subject repeats it — and 4.3.3.2 lists the eight measures a platform takes against
 merchants and anchors. The policy that maps one to the other is *data*
 (``lexicons/policy.yaml``), validated at load with ``file:line`` errors; this module is the
-pure logic that applies it. It never imports Kafka or faust: every piece of state (a subject's
+pure logic that applies it. It never imports Kafka: every piece of state (a subject's
 recent hits, a room's reports, the cutoff breaker) is a JSON-serialisable dict that the
-caller keeps (a faust Table in the worker, a plain dict in ``livemod scan``) and every call
+caller keeps (a changelog table in the worker, a plain dict in ``livemod scan``) and every call
 returns the new state instead of mutating the old one — except :class:`CutoffBreaker`, a
 small object with ``to_dict``/``from_dict``.
 
@@ -283,6 +283,10 @@ class Policy:
                     ts, reason, basis, evidence,
                     id_parts=(subject_role, subject_id, *sorted(e[1] for e in window)))
         return decisions, {"v": HISTORY_SCHEMA, "hits": {k: v for k, v in hits.items() if v}}
+
+    def history_expired(self, history: Mapping[str, Any] | None, now: float) -> bool:
+        """True when nothing in ``history`` is inside its rule's window any more at ``now``."""
+        return not _pruned_hits(history, {r.id: r.window_s for r in self.rules}, now)
 
     # -- user reports (4.3.3.1(2), 4.4.2) ------------------------------------------------
 

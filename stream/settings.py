@@ -43,10 +43,6 @@ class Settings:
     # Prepended to every topic name; lets several deployments (or tests) share a cluster.
     topic_prefix: str = ""
     app_id: str = "livemod"
-    # faust's web server; off by default because its 6066 on 0.0.0.0 collides between workers.
-    web_enabled: bool = False
-    web_port: int = 6066
-    web_host: str = "127.0.0.1"
     metrics_port: int = 0  # 0 = no Prometheus endpoint
     metrics_host: str = "127.0.0.1"
     lexicon_dir: Path = REPO_ROOT / "lexicons"
@@ -67,10 +63,12 @@ class Settings:
     rebalance_timeout_s: float = 30.0
     heartbeat_interval_s: float = 3.0
     # How long the producer retries an output record before the worker gives up and exits
-    # (without committing: see stream/delivery.py).
+    # (without committing: see Worker._delivered in stream/worker.py).
     producer_request_timeout_s: float = 120.0
-    batch_max: int = 500
-    batch_within_s: float = 0.01
+    # Records taken per turn of the worker loop (aiokafka max_poll_records).
+    batch_max: int = 2000
+    # Seconds between sweeps that drop subject histories with nothing left in any window.
+    state_sweep_interval_s: float = 60.0
     startup_deadline_s: float = 60.0
 
     @classmethod
@@ -137,13 +135,6 @@ class Settings:
 
 def _parse(name: str, type_name: object, raw: str) -> object:
     try:
-        if type_name == "bool":
-            lowered = raw.strip().lower()
-            if lowered in {"1", "true", "yes", "on"}:
-                return True
-            if lowered in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(raw)
         if type_name == "int":
             return int(raw)
         if type_name == "float":

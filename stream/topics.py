@@ -1,8 +1,9 @@
 """Every topic livemod reads or writes, with partitions, keying and retention, as code.
 
 ``livemod topics create`` makes them through the admin client, because the broker has
-``auto.create.topics.enable=false`` and faust tables crash (PartitionsMismatch) unless a
-table's changelog has exactly its source topic's partition count.
+``auto.create.topics.enable=false``. Every topic has the same partition count: a room's
+events on the four input topics, and its state changelog, share one partition number, and
+the consumer's range assignor gives all of them to the same worker.
 """
 from __future__ import annotations
 
@@ -52,7 +53,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("mod.cutoff", "room_id", True, purpose="real-time cutoff/restore signals for the streaming infrastructure (4.4.3)"),
     TopicSpec("mod.deadletter", "source_topic:partition", True, purpose="input that could not be decoded, raw bytes + reason"),
     TopicSpec("mod.banlist", "role:subject_id", True, compacted=True, purpose="market-ban list (8.2(2), 8.3(3)); null value lifts a ban"),
+    TopicSpec("state.rooms", "room_id", False, compacted=True, purpose="internal: worker state changelog, products on screen per room"),
+    TopicSpec("state.reports", "room_id", False, compacted=True, purpose="internal: worker state changelog, user-report history per room"),
+    TopicSpec("state.history", "role:subject_id", False, compacted=True, purpose="internal: worker state changelog, enforcement history per subject"),
 )
+# Worker tables and their changelogs (stream/state.py); history follows mod.enforce's partitions.
+STATE_TOPICS = {"rooms": "state.rooms", "reports": "state.reports", "history": "state.history"}
 INPUT_TOPICS = tuple(t.name for t in TOPICS if t.name.startswith("live."))
 # What the worker publishes (mod.banlist is written by operators, read by the worker).
 OUTPUT_TOPICS = ("mod.detections", "mod.enforce", "mod.actions", "mod.alerts", "mod.cutoff", "mod.deadletter")
@@ -86,7 +92,7 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                 if existing[name] != settings.partitions:
                     raise TopicSetupError(
                         f"topic {name} has {existing[name]} partitions, expected {settings.partitions}: "
-                        "faust tables need every input topic to have the same count"
+                        "livemod needs every topic to have the same count"
                     )
                 continue
             response = await admin.create_topics(

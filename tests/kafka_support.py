@@ -27,7 +27,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """``livemod worker`` as a real child process; ready once faust says so."""
+    """``livemod worker`` as a real child process; ready once it has its partitions."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
@@ -44,7 +44,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            if "Worker]: Ready" in self.output():
+            if "livemod worker: ready" in self.output():
                 return self
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready after {ready_timeout}s:\n{self.output()[-3000:]}")

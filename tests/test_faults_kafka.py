@@ -201,7 +201,7 @@ async def _admin(settings: Settings, action: str) -> None:
 
 
 @pytest.mark.parametrize("absent_s, producer_timeout", [
-    # back within faust's producer retry time (producer_request_timeout, 1200 s by default): retried
+    # back within the producer's retry time (LIVEMOD_PRODUCER_REQUEST_TIMEOUT_S, 120 s by default): retried
     (5, None),
     # gone longer than the retry time (shortened to 4 s): the records cannot be delivered, and
     # that must not pass silently: an alert, or the worker exits before committing past them

@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
-from faust.types import TP
 
 from stream import metrics
 from stream.events import DecodeError
@@ -142,29 +141,12 @@ def test_a_new_version_replaces_the_old_series() -> None:
     assert metrics.REGISTRY.get_sample_value("livemod_policy_info", {"version": "v1"}) is None
 
 
-class FakeConsumer:
-    """The three things update_consumer_lag reads from faust's consumer."""
-
-    def __init__(self, highwaters: dict[TP, int | None], committed: dict[TP, int | None]) -> None:
-        self.highwaters, self._committed_offset = highwaters, committed
-
-    def assignment(self) -> set[TP]:
-        return set(self.highwaters)
-
-    def highwater(self, tp: TP) -> int | None:
-        return self.highwaters[tp]
-
-
 def test_consumer_lag_per_owned_partition_and_dropped_after_a_rebalance() -> None:
-    logical = {"p.live.danmaku": "live.danmaku"}
-    d0, d1, changelog = TP("p.live.danmaku", 0), TP("p.live.danmaku", 1), TP("p.livemod-rooms-changelog", 0)
-    app = SimpleNamespace(consumer=FakeConsumer({d0: 120, d1: 50, changelog: 9}, {d0: 100, d1: None}))
-    metrics.update_consumer_lag(app, logical)  # type: ignore[arg-type]
+    metrics.update_consumer_lag([("live.danmaku", 0, 120, 100), ("live.danmaku", 1, 50, 0)])
     assert value("livemod_consumer_lag", topic="live.danmaku", partition="0") == 20
     assert value("livemod_consumer_lag", topic="live.danmaku", partition="1") == 50  # nothing committed yet
     # Partition 1 moved to another worker; a partition not fetched yet is not reported.
-    app.consumer = FakeConsumer({d0: 130, TP("p.live.danmaku", 2): None}, {d0: 130})
-    metrics.update_consumer_lag(app, logical)  # type: ignore[arg-type]
+    metrics.update_consumer_lag([("live.danmaku", 0, 130, 130), ("live.danmaku", 2, None, 0)])
     assert value("livemod_consumer_lag", topic="live.danmaku", partition="0") == 0
     assert metrics.REGISTRY.get_sample_value("livemod_consumer_lag", {"topic": "live.danmaku", "partition": "1"}) is None
     assert metrics.REGISTRY.get_sample_value("livemod_consumer_lag", {"topic": "live.danmaku", "partition": "2"}) is None

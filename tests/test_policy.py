@@ -132,7 +132,7 @@ def test_history_pruned_past_window_and_unknown_rules_dropped(policy):
     f = finding(PC, "absolute_term")
     _, history = policy.decide("anchor", "s1", "r1", [f], "e0", T0, "…", None)
     history["hits"]["rule.removed.from.policy"] = [[T0, "x", []]]
-    history = orjson.loads(orjson.dumps(history))  # as a faust Table would store it
+    history = orjson.loads(orjson.dumps(history))  # as the worker's changelog table stores it
     _, later = policy.decide("anchor", "s1", "r1", [finding(PC, "vulgar")], "e1", T0 + 3600, "…", history)
     assert set(later["hits"]) == {"anchor.vulgar"}
 

@@ -10,19 +10,19 @@ from stream.settings import Settings, SettingsError
 
 def test_defaults_without_environment() -> None:
     s = Settings.from_env({})
-    assert s.bootstrap_servers == "127.0.0.1:9092" and s.web_enabled is False and s.partitions == 6
+    assert s.bootstrap_servers == "127.0.0.1:9092" and s.metrics_port == 0 and s.partitions == 6
 
 
 def test_reads_typed_values() -> None:
-    s = Settings.from_env({"LIVEMOD_PARTITIONS": "3", "LIVEMOD_WEB_ENABLED": "yes",
+    s = Settings.from_env({"LIVEMOD_PARTITIONS": "3", "LIVEMOD_SASL_USERNAME": "u",
                            "LIVEMOD_PRODUCT_GRACE_S": "4.5", "LIVEMOD_TOPIC_PREFIX": "dev."})
-    assert (s.partitions, s.web_enabled, s.product_grace_s) == (3, True, 4.5)
+    assert (s.partitions, s.sasl_username, s.product_grace_s) == (3, "u", 4.5)
     assert s.topic("live.danmaku") == "dev.live.danmaku"
 
 
 @pytest.mark.parametrize("env, message", [
     ({"LIVEMOD_PARTITIONS": "many"}, "LIVEMOD_PARTITIONS='many': not a valid int"),
-    ({"LIVEMOD_WEB_ENABLED": "maybe"}, "LIVEMOD_WEB_ENABLED='maybe': not a valid bool"),
+    ({"LIVEMOD_PRODUCT_GRACE_S": "soon"}, "LIVEMOD_PRODUCT_GRACE_S='soon': not a valid float"),
     ({"LIVEMOD_SECURITY_PROTOCOL": "TLS"}, "LIVEMOD_SECURITY_PROTOCOL='TLS'"),
     ({"LIVEMOD_SECURITY_PROTOCOL": "SASL_SSL"}, "SASL needs LIVEMOD_SASL_USERNAME"),
     ({"LIVEMOD_EVIDENCE_RETENTION_DAYS": "30"}, "4.3.2.2(4)"),

@@ -1,12 +1,9 @@
-"""The foundation on the real broker: topics as code, events through the faust worker to
+"""The foundation on the real broker: topics as code, events through the worker to
 the output topics, malformed input to the dead-letter topic, and the offline scan giving
 the same detections as the worker for the same events."""
 from __future__ import annotations
 
 import base64
-import dataclasses
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -19,7 +16,7 @@ from stream.scan import scan_verdicts, scanner
 from stream.settings import Settings
 from stream.topics import TOPICS, create_topics
 
-from .kafka_support import WorkerProcess, collect, free_port, produce, run
+from .kafka_support import WorkerProcess, collect, produce, run
 
 pytestmark = pytest.mark.kafka
 FIXTURE = Path(__file__).parent / "fixtures" / "session_small.jsonl"
@@ -32,14 +29,6 @@ def fixture_messages() -> list[tuple[str, bytes, bytes]]:
         obj = orjson.loads(line)
         out.append((TOPIC_OF[obj.pop("type")], obj["room_id"].encode(), orjson.dumps(obj)))
     return out
-
-
-def http_status(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def scan_detections(settings: Settings) -> dict[str, set[tuple[str, str, str]]]:
@@ -89,14 +78,10 @@ def test_worker_judges_events_and_dead_letters_bad_input(kafka_settings: Setting
     expected = scan_detections(kafka_settings)
     assert expected, "the fixture must produce detections"
 
-    # faust's web server on (it is off by default), to check it exposes no table contents.
-    settings = dataclasses.replace(kafka_settings, web_enabled=True, web_port=free_port())
-    with WorkerProcess(settings, tmp_path / "worker.log") as worker:
+    with WorkerProcess(kafka_settings, tmp_path / "worker.log") as worker:
         run(produce(kafka_settings, mixed))
         detections = run(collect(kafka_settings, "mod.detections", len(expected)))
         dead = run(collect(kafka_settings, "mod.deadletter", len(bad), settle=0.5))
-        pages = {path: http_status(settings.web_port, path) for path in ("/table/rooms/", "/router/", "/")}
-    assert pages["/table/rooms/"] == 404 and pages["/router/"] == 404 and pages["/"] == 200, pages
     log = worker.output()
     # Bad input is data, not an error of the worker: no traceback, no broken log record,
     # and the contact handles in the events never reach the log.
