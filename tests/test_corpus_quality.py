@@ -37,7 +37,8 @@ def test_detector_quality(corpus: str, detector: str, min_precision: float, min_
 
 
 @pytest.mark.parametrize("corpus", ["claims_lures.jsonl", "link_mismatch.jsonl", "claims_lures_holdout.jsonl",
-                                    "claims_lures_holdout2.jsonl", "claims_lures_holdout3.jsonl"])
+                                    "claims_lures_holdout2.jsonl", "claims_lures_holdout3.jsonl",
+                                    "claims_lures_holdout4.jsonl", "claims_lures_holdout5.jsonl"])
 def test_corpus_lines_all_decode(corpus: str) -> None:
     assert report(corpus).errors == [] and report(corpus).scored_events > 100
 
