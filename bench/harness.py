@@ -148,8 +148,9 @@ class Progress:
 
         From the first commit that showed progress, so process start-up and group join
         (paid once by a long-running worker) are left out, to the last. Commits come about
-        once a second; when the first one already covers most of the input, the window
-        starts at the last sample with nothing committed instead (a lower bound on the rate).
+        once per batch; when the first one already covers most of the input, the window
+        starts at the last sample with nothing committed instead (a lower bound on the rate),
+        or, without such a sample, at the first one (the rate of what was left).
         """
         if self.done_at is None:
             return None
@@ -158,7 +159,9 @@ class Progress:
         if first[1] <= self.total / 2 and last[0] > first[0]:
             return first, last
         idle = [t for t, c in self.samples if c == 0]
-        return ((idle[-1], 0), last) if idle else None
+        if idle:
+            return (idle[-1], 0), last
+        return (first, last) if last[0] > first[0] else None
 
     def sustained_rate(self) -> float:
         window = self.window()

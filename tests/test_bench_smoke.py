@@ -5,6 +5,7 @@ here, only that each piece measures something real."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import time
@@ -36,8 +37,25 @@ def test_percentile_is_nearest_rank(values: list[float], q: float, expected: flo
     assert harness.percentile(values, q) == expected
 
 
+@pytest.mark.parametrize("samples, window", [
+    # progress from a small first commit: measured from it to the last
+    ([(0.0, 0), (1.0, 100), (3.0, 1000)], ((1.0, 100), (3.0, 1000))),
+    # the first commit already covers most of the input: from the last idle sample
+    ([(0.0, 0), (1.0, 900), (2.0, 1000)], ((0.0, 0), (2.0, 1000))),
+    # ... and without an idle sample, from the first one (the rate of what was left)
+    ([(1.0, 900), (2.0, 1000)], ((1.0, 900), (2.0, 1000))),
+    # one sample: no rate
+    ([(1.0, 1000)], None),
+])
+def test_progress_window(samples: list[tuple[float, int]], window: object) -> None:
+    progress = harness.Progress(total=1000, samples=samples, done_at=samples[-1][0])
+    assert progress.window() == window
+
+
 def test_harness_measures_worker_and_baseline_on_a_tiny_load(kafka_settings: Settings, tmp_path: Path) -> None:
-    settings = kafka_settings
+    # Small batches and fast polling: a sustained rate needs several commits seen, and the
+    # whole tiny load would otherwise fit in one batch (one commit, no rate to measure).
+    settings = dataclasses.replace(kafka_settings, batch_max=50)
     asyncio.run(harness.create_bench_topics(settings, extra=["bench.passthrough"]))
     load = harness.Load(rooms=5, seconds=10, rate=60, viewers=500, base_ts=time.time())
     sent, _ = asyncio.run(harness.produce_lines(settings, harness.wire_lines(load.events())))
@@ -48,7 +66,7 @@ def test_harness_measures_worker_and_baseline_on_a_tiny_load(kafka_settings: Set
     with WorkerProcess(settings, tmp_path / "worker.log") as worker:
         sampler = ProcSampler(worker.proc.pid)
         progress = asyncio.run(harness.wait_committed(settings, harness.group_id(settings), ends, timeout=20,
-                                                      on_sample=sampler.sample))
+                                                      poll_s=0.02, on_sample=sampler.sample))
     assert progress.done_at is not None and progress.sustained_rate() > 0
     assert sampler.hwm_kib > 10_000 and sampler.cpu_used() > 0  # a live Python process, really sampled
 
