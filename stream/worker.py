@@ -2,9 +2,11 @@
 :class:`~stream.pipeline.Enforcer` → output topics, as one aiokafka batch loop.
 
 Each turn of the loop takes what the consumer has fetched (up to ``batch_max`` records),
-runs both stages over it, sends the outputs and the changed state, waits for the broker to
-acknowledge all of them, and only then commits the input offsets: at-least-once, with
+runs both stages over it and sends the outputs and the changed state. The input offsets are
+committed only once the broker has acknowledged all of them: at-least-once, with
 deterministic ids on every record so a replay repeats records instead of inventing new ones.
+That wait overlaps the next batch's processing (at most one batch in flight), so a round
+trip to the broker is not added to every event's latency.
 
 Why not a faust agent: faust's per-event machinery (stream iteration, acks, sensors, the
 consumer thread hand-off) costs ≈100 µs per event before any detector runs, which caps a
@@ -60,6 +62,7 @@ class Worker:
         self.banlist = BanlistFollower(settings, self.stores.bans)
         self._logical = {settings.topic(name): name for name in (*INPUT_KINDS, ENFORCE_TOPIC)}
         self._committed: dict[TopicPartition, int] = {}  # last committed offset per owned partition
+        self._in_flight: asyncio.Task[None] | None = None  # acks + commit of the previous batch
         self._next_sweep = time.monotonic() + settings.state_sweep_interval_s
         self._set_versions()
 
@@ -103,6 +106,7 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.settle()
             await self.consumer.stop()
             await self.producer.stop()
         log.info("worker stopped")
@@ -164,6 +168,16 @@ class Worker:
         for table in self.tables.values():
             for partition, key, value in table.drain():
                 sends.append((table.topic, await self.producer.send(table.topic, value, key=key, partition=partition)))
+        await self.settle()
+        self._in_flight = asyncio.create_task(self._finish(sends, offsets))
+
+    async def settle(self) -> None:
+        """Wait until the batch in flight is acknowledged and committed."""
+        if self._in_flight is not None:
+            await self._in_flight
+            self._in_flight = None
+
+    async def _finish(self, sends: list[tuple[str, asyncio.Future[Any]]], offsets: dict[TopicPartition, int]) -> None:
         await self._delivered(sends)
         await self._commit(offsets)
 
@@ -268,15 +282,16 @@ class Worker:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Revocation waits for the batch in hand, so its offsets are committed by the time
-    another worker takes the partition over; assignment restores the tables."""
+    """Revocation waits for the batch in hand and the one in flight, so their offsets are
+    committed by the time another worker takes the partitions over; assignment restores
+    the tables."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.worker._batch_lock:  # noqa: SLF001 - the listener is part of the worker
-            pass
+            await self.worker.settle()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self.worker._batch_lock:  # noqa: SLF001
