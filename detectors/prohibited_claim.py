@@ -178,8 +178,10 @@ class ProhibitedClaimDetector:
         if self._cue_before(masked, "negation_cues"):
             return False
         claim = rule.entry.category not in _NOT_CLAIMS
-        if claim and any(cue in _sentence_after(norm.original, e) for cue in self._cues["negation_after_cues"]):
-            return False
+        if claim:
+            rest = _sentence_after(norm.original, e)
+            if any(cue in rest for cue in self._cues["negation_after_cues"]):
+                return False
         if rule.entry.category == "medical_claim" and self._cue_before(
                 before, "approved_function_cues", _APPROVED_GAP):
             return False
