@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from detectors.normalize import Normalized
+from detectors.normalize import CHINESE_DIGITS, Normalized
 
 FORMATS: dict[str, re.Pattern[str]] = {
     "mobile": re.compile(r"(?:86)?1[3-9][0-9]{9}"),
@@ -25,6 +25,8 @@ FORMATS: dict[str, re.Pattern[str]] = {
 }
 # A standalone mobile number: not glued to other digits or letters (order numbers, SKUs).
 _MOBILE_ANYWHERE = re.compile(r"(?<![0-9a-z])(?:86)?1[3-9][0-9]{9}(?![0-9])")
+# Eleven chars in a row that the digit-folded view reads as digits, found in the default view.
+_DIGIT_RUN = re.compile("[0-9" + "".join(CHINESE_DIGITS) + "]{11}")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ID_JOINERS = frozenset("_-＿－.．")  # normalize drops them; full-width ones included (jimu.wang.1314)
 
@@ -56,6 +58,12 @@ def handle_after(norm: Normalized, view: str, pos: int, window: int,
         if FORMATS[fmt].fullmatch(token):
             return Handle(fmt, start, end, token)
     return None
+
+
+def may_hold_mobile(view: str) -> bool:
+    """False if the digit-folded counterpart of ``view`` (a default normalized view) cannot
+    hold a mobile number: most texts are ruled out without computing the digit-folded view."""
+    return _DIGIT_RUN.search(view) is not None
 
 
 def mobiles(view: str) -> Iterator[Handle]:

@@ -33,7 +33,7 @@ from typing import Iterator, Sequence, overload
 
 import opencc
 
-__all__ = ["Normalized", "normalize"]
+__all__ = ["CHINESE_DIGITS", "Normalized", "normalize"]
 
 # The translate tables cover planes 0-2 (BMP, emoji/symbols, CJK ext. B-F). A list indexed by
 # code point is about twice as fast as a dict in str.translate; code points past its end are
@@ -49,7 +49,7 @@ _EXTRA_MAP = {"➕": "+"}  # not an NFKC equivalent of "+", but used as one
 
 # Chinese numerals that stand for one digit each (traditional forms are already simplified by
 # the time this applies). Positional ones (十 百 千 万) are not digits and stay.
-_CHINESE_DIGITS = {
+CHINESE_DIGITS = {
     **dict(zip("〇零一二三四五六七八九", "00123456789")),
     **dict(zip("壹贰叁肆伍陆柒捌玖", "123456789")),
     "幺": "1",
@@ -116,8 +116,8 @@ def _build_tables() -> tuple[list[object], list[object], list[object]]:
     for cp in range(_TABLE_SIZE):
         value = table[cp]
         folded = chr(value) if isinstance(value, int) else value
-        if isinstance(folded, str) and folded in _CHINESE_DIGITS:
-            digits[cp] = _CHINESE_DIGITS[folded]
+        if isinstance(folded, str) and folded in CHINESE_DIGITS:
+            digits[cp] = CHINESE_DIGITS[folded]
     return table, digits, widths
 
 

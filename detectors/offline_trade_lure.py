@@ -6,9 +6,10 @@ Three things are looked for, all described as data in ``lexicons/offline_trade_l
 phrases (不走平台, 支付宝直接转) and redirects to other platforms (去某宝下单).
 
 Cost is kept on the rare path: a message costs two ``str.translate`` calls (normalized and
-homophone-folded views), one Aho-Corasick pass and one regex for bare mobile numbers. Only
-when a word hits does the detector look at its context, extract handles, or segment the text
-with jieba (to tell 加微信 from 参加微信抽奖 / 大家微信).
+homophone-folded views), one Aho-Corasick pass over the entry words and one regex that rules
+out a bare mobile number. Only when an entry word hits does the detector look for cue words,
+look at their context, extract handles, or segment the text with jieba (to tell 加微信 from
+参加微信抽奖 / 大家微信).
 
 Viewers split a lure over several danmaku (加 / V / abc123). When the current message has no
 finding on its own, the detector scans the speaker's recent messages joined with it and keeps
@@ -26,7 +27,7 @@ import ahocorasick
 import jieba
 
 from detectors.base import SEVERITIES, DetectContext, Finding
-from detectors.handles import FORMATS, Handle, handle_after, mobiles
+from detectors.handles import FORMATS, Handle, handle_after, may_hold_mobile, mobiles
 from detectors.homophones import HomophoneFolder, build_folder
 from detectors.lexicon import Entry, Lexicon, lexicon_version, load_lexicon
 from detectors.segmenter import private_tokenizer
@@ -119,7 +120,15 @@ class OfflineTradeLureDetector:
         self._folder: HomophoneFolder = build_folder(lexicon.sets.get(_HOMOPHONE_WORDS, ()))
         self._guards = [r for r in rules if r.kind == "guard"]
         self._symbols = _SymbolAliases.build(lexicon, rules)
-        self._automaton = self._build_automaton(lexicon, [r for r in rules if r.kind not in ("handle", "guard")])
+        matched = [r for r in rules if r.kind not in ("handle", "guard")]
+        used_sets = {_ADD_VERBS, _CONTACT_CUES} | {
+            s for r in (*matched, *self._guards) for s in (r.before, r.after) if s}
+        # Two automatons: cue words (去, 号, 多少) are in most texts but matter only around a
+        # rule word, so the common text that has none costs one pass over the rule words.
+        self._rule_words = self._build_automaton([_Word(r.pattern, rule=r) for r in matched])
+        self._cue_words = self._build_automaton([
+            _Word(normalize(w).text, set_name=set_name)
+            for set_name in sorted(used_sets) for w in lexicon.sets.get(set_name, ())])
         # Loaded at load, not on the first candidate in the hot path; never jieba's global one.
         self._tokenizer = private_tokenizer()
 
@@ -127,12 +136,11 @@ class OfflineTradeLureDetector:
     def load(cls, lexicon_dir: Path) -> "OfflineTradeLureDetector":
         return cls(load_lexicon(Path(lexicon_dir) / LEXICON_FILE, extra_keys=_EXTRA_KEYS))
 
-    def _build_automaton(self, lexicon: Lexicon, rules: Sequence[_Rule]) -> ahocorasick.Automaton:
-        words = [_Word(r.pattern, rule=r) for r in rules]
-        used_sets = {_ADD_VERBS, _CONTACT_CUES} | {
-            s for r in (*rules, *self._guards) for s in (r.before, r.after) if s}
-        for set_name in sorted(used_sets):
-            words += [_Word(normalize(w).text, set_name=set_name) for w in lexicon.sets.get(set_name, ())]
+    def _build_automaton(self, words: Sequence[_Word]) -> ahocorasick.Automaton | None:
+        """Keyed by homophone-folded spelling; None when there are no words (pyahocorasick
+        cannot search an empty automaton)."""
+        if not words:
+            return None
         automaton = ahocorasick.Automaton()
         for word in words:
             key = self._folder.fold(word.pattern)
@@ -185,17 +193,17 @@ class OfflineTradeLureDetector:
     def _scan(self, original: str) -> list[tuple[Normalized, _Match]]:
         norm, aliased = self._symbols.normalize(original)
         text = norm.text
-        hits = self._hits(text)
-        rule_hits = _drop_nested([h for h in hits if h.word.rule is not None])
-        # Cue words alone (去, 号, 多少) are everywhere; a mobile number needs 11 digits and most
-        # danmaku are shorter. Either way nothing more to look at: the common, cheap exit.
-        mobile_possible = self._alone_mobile is not None and len(text) >= 11
+        folded = self._folder.fold(text)
+        rule_hits = _drop_nested(self._hits(text, folded, self._rule_words))
+        # No rule word and no run of digits long enough for a mobile number: the common,
+        # cheap exit, before the digit view and the cue words are computed.
+        mobile_possible = self._alone_mobile is not None and may_hold_mobile(text)
         if not rule_hits and not mobile_possible:
             return []
         digits = normalize(aliased, fold_digits=True).text  # same length and offsets as text
         matches: list[_Match] = []
         if rule_hits:
-            cues = self._cue_index(hits)
+            cues = self._cue_index(self._hits(text, folded, self._cue_words))
             segmenter = _Segmenter(text, self._tokenizer)
             for hit in rule_hits:
                 match = self._evaluate(hit, norm, text, digits, cues, segmenter)
@@ -205,10 +213,13 @@ class OfflineTradeLureDetector:
             matches += [_Match(self._alone_mobile, h.start, h.end, False, h, "alone") for h in mobiles(digits)]
         return [(norm, m) for m in _dedupe(matches)]
 
-    def _hits(self, text: str) -> list[_Hit]:
-        folded = self._folder.fold(text)
+    @staticmethod
+    def _hits(text: str, folded: str, automaton: ahocorasick.Automaton | None) -> list[_Hit]:
+        """The words of ``automaton`` in ``text``, found in its homophone-folded view."""
+        if automaton is None:
+            return []
         hits = []
-        for last, words in self._automaton.iter(folded):
+        for last, words in automaton.iter(folded):
             for word in words:
                 start, end = last + 1 - len(word.pattern), last + 1
                 fuzzy = text[start:end] != word.pattern
