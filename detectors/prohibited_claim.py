@@ -115,6 +115,7 @@ class ProhibitedClaimDetector:
         self.version = lexicon_version([lexicon])
         self._rules = tuple(_rule(lexicon, e) for e in lexicon.entries)
         self._cues = {name: tuple(normalize(w).text for w in words) for name, words in lexicon.sets.items()}
+        self._finders = {name: _finder(words) for name, words in self._cues.items()}
         self._max_cue = max(len(w) for name in _REQUIRED_SETS for w in self._cues[name])
         self._automaton = ahocorasick.Automaton()
         seen: dict[str, Entry] = {}
@@ -178,20 +179,17 @@ class ProhibitedClaimDetector:
         if self._cue_before(masked, "negation_cues"):
             return False
         claim = rule.entry.category not in _NOT_CLAIMS
-        if claim:
-            rest = _sentence_after(norm.original, e)
-            if any(cue in rest for cue in self._cues["negation_after_cues"]):
-                return False
+        if claim and self._has("negation_after_cues", _sentence_after(norm.original, e)):
+            return False
         if rule.entry.category == "medical_claim" and self._cue_before(
                 before, "approved_function_cues", _APPROVED_GAP):
             return False
-        if claim and (asked or self._cue_before(before, "question_cues") or any(
-                p in after[:_TAIL_CHARS] for p in self._cues["question_particles"])
-                or after in self._cues["question_finals"]) and not any(
-                cue in before + after for cue in self._cues["offer_cues"]):
+        if claim and (asked or self._cue_before(before, "question_cues")
+                      or self._has("question_particles", after[:_TAIL_CHARS])
+                      or after in self._cues["question_finals"]) and not self._has("offer_cues", before + after):
             return False
         # A goal governs the rest of its clause (力争做到华东地区销量第一), not just the next words.
-        if rule.entry.category == "absolute_term" and any(cue in before for cue in self._cues["goal_cues"]):
+        if rule.entry.category == "absolute_term" and self._has("goal_cues", before):
             return False
         if rule.own_range_exempt and self._cue_before(before, "own_range_cues"):
             return False
@@ -203,11 +201,15 @@ class ProhibitedClaimDetector:
         """A cue ending at most ``gap`` chars before the hit; a one-char cue (不, 别) must touch
         it, or 不要错过全网最低价 would read as a negation."""
         tail = before[-(self._max_cue + gap):]
+        if not self._has(set_name, tail):  # the common case, settled by one regex scan
+            return False
         return any(len(tail) - (tail.rfind(cue) + len(cue)) <= (gap if len(cue) > 1 else 0)
                    for cue in self._cues[set_name] if cue in tail)
 
     def _mask(self, text: str, set_name: str) -> str:
         """``text`` with the words of a set blanked out, lengths kept."""
+        if not self._has(set_name, text):
+            return text
         for cue in self._cues[set_name]:
             if cue in text:
                 text = text.replace(cue, "\0" * len(cue))
@@ -232,20 +234,22 @@ class ProhibitedClaimDetector:
                 hi = min(hi, bisect_left(offsets, cut_after.start()))
         windows = {"before": (lo, start), "after": (end, hi)}
         for side, set_name in pairs:
-            found = any(self._asserted_cue(text, cue, w_lo, w_hi) for cue in self._cues[set_name]
+            found = any(self._asserted_cue(text, set_name, w_lo, w_hi)
                         for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()))
             if found != every:  # any: the first set found decides; every: the first set missing
                 return found
         return every
 
-    def _asserted_cue(self, text: str, cue: str, lo: int, hi: int) -> bool:
-        """``cue`` occurs in text[lo:hi] at least once without a cue negation right before it."""
-        k = text.find(cue, lo, hi)
-        while k >= 0:
-            if not self._cue_before(text[:k], "cue_negation_cues", _CUE_NEGATION_GAP):
-                return True
-            k = text.find(cue, k + 1, hi)
-        return False
+    def _asserted_cue(self, text: str, set_name: str, lo: int, hi: int) -> bool:
+        """A word of the set lies within text[lo:hi] at least once without a cue negation right
+        before it. Whether a cue is negated depends only on where it starts, so each start
+        position is checked once, whichever words start there."""
+        return any(not self._cue_before(text[:m.start()], "cue_negation_cues", _CUE_NEGATION_GAP)
+                   for m in self._finders[set_name].finditer(text, lo, hi))
+
+    def _has(self, set_name: str, text: str) -> bool:
+        """Some word of the set occurs in ``text``."""
+        return self._finders[set_name].search(text) is not None
 
     def _is_whole_word(self, text: str, start: int, end: int) -> bool:
         # Latin/digit edges: jieba would happily cut "usb" into u|sb once "sb" is a user word.
@@ -267,6 +271,15 @@ class ProhibitedClaimDetector:
             rule_id=entry.id, span=(s, e), matched=norm.original[s:e],
             legal_basis=entry.legal_basis, normalized=norm.text[start:end],
             details={"lexicon_version": self.version, "pattern": entry.pattern})
+
+
+def _finder(words: Sequence[str]) -> re.Pattern[str]:
+    """A regex matching, with zero width, wherever one of ``words`` starts and fits before the
+    end of the searched range: one C-speed scan instead of one ``in`` per word. The empty set
+    matches nowhere."""
+    if not words:
+        return re.compile(r"(?!)")
+    return re.compile("(?=(?:" + "|".join(map(re.escape, words)) + "))")
 
 
 def _is_alnum(ch: str) -> bool:
