@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from detectors.normalize import CHINESE_DIGITS, Normalized
 
@@ -25,8 +25,8 @@ FORMATS: dict[str, re.Pattern[str]] = {
 }
 # A standalone mobile number: not glued to other digits or letters (order numbers, SKUs).
 _MOBILE_ANYWHERE = re.compile(r"(?<![0-9a-z])(?:86)?1[3-9][0-9]{9}(?![0-9])")
-# Eleven chars in a row that the digit-folded view reads as digits, found in the default view.
-_DIGIT_RUN = re.compile("[0-9" + "".join(CHINESE_DIGITS) + "]{11}")
+# The chars of the default view that the digit-folded view reads as digits.
+_DIGIT_LIKE = "0123456789" + "".join(CHINESE_DIGITS)
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ID_JOINERS = frozenset("_-＿－.．")  # normalize drops them; full-width ones included (jimu.wang.1314)
 
@@ -60,10 +60,11 @@ def handle_after(norm: Normalized, view: str, pos: int, window: int,
     return None
 
 
-def may_hold_mobile(view: str) -> bool:
-    """False if the digit-folded counterpart of ``view`` (a default normalized view) cannot
-    hold a mobile number: most texts are ruled out without computing the digit-folded view."""
-    return _DIGIT_RUN.search(view) is not None
+def mobile_precheck(fold: Callable[[str], str]) -> re.Pattern[str]:
+    """A regex for 11 digit-like chars in a row in ``fold`` of the default normalized view, for
+    a ``fold`` that maps it char by char (homophone folding): where it finds nothing, the
+    digit-folded view holds no mobile number, and most texts are ruled out without it."""
+    return re.compile("[" + re.escape("".join(sorted(set(fold(_DIGIT_LIKE))))) + "]{11}")
 
 
 def mobiles(view: str) -> Iterator[Handle]:

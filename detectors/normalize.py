@@ -20,7 +20,10 @@ is the one lexicon words are matched in.
 
 Offsets back to the original are computed lazily: most texts never match anything, so the
 hot path is two ``translate`` calls and a regex scan, and the offset array is built (also with
-C-speed primitives) only when a detector asks for a span.
+C-speed primitives) only when a detector asks for a span. A detector whose automaton runs on a
+char-by-char transform of the normalized text (homophone folding, a code for the automaton)
+gets it from the original with one ``translate`` through a :class:`View`, and normalizes only
+the texts where the automaton hits.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from typing import Iterator, Sequence, overload
 
 import opencc
 
-__all__ = ["CHINESE_DIGITS", "Normalized", "normalize"]
+__all__ = ["CHINESE_DIGITS", "Normalized", "View", "normalize"]
 
 # The translate tables cover planes 0-2 (BMP, emoji/symbols, CJK ext. B-F). A list indexed by
 # code point is about twice as fast as a dict in str.translate; code points past its end are
@@ -187,3 +190,40 @@ def normalize(text: str, fold_digits: bool = False) -> Normalized:
     if _INVISIBLE_ASTRAL.search(folded):
         folded = _INVISIBLE_ASTRAL.sub("", folded)
     return Normalized(text, folded, _LazyOffsets(text))
+
+
+class View:
+    """``normalize(text).text.translate(table)`` for a char-by-char ``table`` (a str.translate
+    list: one char in, any string out), in one ``translate`` of the original text through both
+    tables composed. Chars of the normalized text past the end of ``table`` stay as they are,
+    or become ``past`` when it is given (an encoding that must cover every char)."""
+
+    __slots__ = ("_table", "_past", "_beyond", "_composed")
+
+    def __init__(self, table: Sequence[object], past: str | None = None) -> None:
+        self._table, self._past = table, past
+        self._beyond = re.compile(f"[{re.escape(chr(len(table)))}-\U0010ffff]")
+        # A normalize-table entry is an int (one char, most of them), a str, or None (dropped).
+        self._composed = [self._char(v) if isinstance(v, int) else v if v is None
+                          else "".join(map(_as_str, map(self._char, map(ord, v))))
+                          for v in _TABLE]
+
+    def _char(self, codepoint: int) -> object:
+        """The translate value for one char of the normalized text."""
+        if codepoint < len(self._table):
+            return self._table[codepoint]
+        return codepoint if self._past is None else self._past
+
+    def __call__(self, text: str) -> str:
+        out = text.translate(self._composed)
+        # Code points past the normalize table (rare; the invisible ones among them must go)
+        # pass the composed translate unchanged: such a text takes the two-step way.
+        if _ANY_ASTRAL_PAST_TABLE.search(out) is None:
+            return out
+        out = normalize(text).text.translate(self._table)
+        return out if self._past is None else self._beyond.sub(self._past, out)
+
+
+def _as_str(value: object) -> str:
+    """A translate-table value as the text it stands for."""
+    return chr(value) if isinstance(value, int) else "" if value is None else str(value)

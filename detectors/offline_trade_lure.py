@@ -27,11 +27,11 @@ import ahocorasick
 import jieba
 
 from detectors.base import SEVERITIES, DetectContext, Finding
-from detectors.handles import FORMATS, Handle, handle_after, may_hold_mobile, mobiles
+from detectors.handles import FORMATS, Handle, handle_after, mobile_precheck, mobiles
 from detectors.homophones import HomophoneFolder, build_folder
 from detectors.lexicon import Entry, Lexicon, lexicon_version, load_lexicon
 from detectors.segmenter import private_tokenizer
-from detectors.normalize import Normalized, normalize
+from detectors.normalize import Normalized, View, normalize
 
 LEXICON_FILE = "offline_trade_lure.yaml"
 _EXTRA_KEYS = ("kind", "alone", "handles", "window", "end_boundary", "before", "after", "require",
@@ -118,6 +118,8 @@ class OfflineTradeLureDetector:
         if self._alone_mobile is not None and not self._alone_mobile.alone:
             self._alone_mobile = None
         self._folder: HomophoneFolder = build_folder(lexicon.sets.get(_HOMOPHONE_WORDS, ()))
+        self._folded = View(self._folder.table)
+        self._digit_run = mobile_precheck(self._folder.fold)
         self._guards = [r for r in rules if r.kind == "guard"]
         self._symbols = _SymbolAliases.build(lexicon, rules)
         matched = [r for r in rules if r.kind not in ("handle", "guard")]
@@ -191,19 +193,21 @@ class OfflineTradeLureDetector:
     # ---- scanning one text ----------------------------------------------------------------
 
     def _scan(self, original: str) -> list[tuple[Normalized, _Match]]:
-        norm, aliased = self._symbols.normalize(original)
-        text = norm.text
-        folded = self._folder.fold(text)
-        rule_hits = _drop_nested(self._hits(text, folded, self._rule_words))
-        # No rule word and no run of digits long enough for a mobile number: the common,
-        # cheap exit, before the digit view and the cue words are computed.
-        mobile_possible = self._alone_mobile is not None and may_hold_mobile(text)
-        if not rule_hits and not mobile_possible:
+        aliased = self._symbols.spell(original)
+        folded = self._folded(aliased)  # the homophone-folded normalized text, in one translate
+        found = _find(self._rule_words, folded)
+        # No entry word and no run of digits long enough for a mobile number: the common,
+        # cheap exit, before the text is normalized and the cue words are looked for.
+        mobile_possible = self._alone_mobile is not None and self._digit_run.search(folded) is not None
+        if not found and not mobile_possible:
             return []
+        norm = self._symbols.normalized(original, aliased)
+        text = norm.text
+        rule_hits = _drop_nested(self._hits(text, found))
         digits = normalize(aliased, fold_digits=True).text  # same length and offsets as text
         matches: list[_Match] = []
         if rule_hits:
-            cues = self._cue_index(self._hits(text, folded, self._cue_words))
+            cues = self._cue_index(self._hits(text, _find(self._cue_words, folded)))
             segmenter = _Segmenter(text, self._tokenizer)
             for hit in rule_hits:
                 match = self._evaluate(hit, norm, text, digits, cues, segmenter)
@@ -214,12 +218,10 @@ class OfflineTradeLureDetector:
         return [(norm, m) for m in _dedupe(matches)]
 
     @staticmethod
-    def _hits(text: str, folded: str, automaton: ahocorasick.Automaton | None) -> list[_Hit]:
-        """The words of ``automaton`` in ``text``, found in its homophone-folded view."""
-        if automaton is None:
-            return []
+    def _hits(text: str, found: Iterable[tuple[int, tuple[_Word, ...]]]) -> list[_Hit]:
+        """The words ``_find`` found in the folded view of ``text`` that count as hits."""
         hits = []
-        for last, words in automaton.iter(folded):
+        for last, words in found:
             for word in words:
                 start, end = last + 1 - len(word.pattern), last + 1
                 fuzzy = text[start:end] != word.pattern
@@ -391,20 +393,21 @@ class _SymbolAliases:
         finder = re.compile("[" + "".join(map(re.escape, spelled)) + "]") if spelled else None
         return cls(spelled, finder)
 
-    def normalize(self, original: str) -> tuple[Normalized, str]:
-        """The normalized view of ``original`` with symbols spelled out, and the spelled-out
-        text (for the digit view). One regex search on the common path."""
+    def spell(self, original: str) -> str:
+        """``original`` with each symbol spelled out as its word; ``original`` itself (the
+        same object) when it has none, which one regex search tells on the common path."""
         if self.finder is None or self.finder.search(original) is None:
-            return normalize(original), original
-        parts: list[str] = []
-        owner: list[int] = []  # original index of each char of the spelled-out text
-        for i, ch in enumerate(original):
-            word = self.spelled.get(ch, ch)
-            parts.append(word)
-            owner.extend([i] * len(word))
-        aliased = "".join(parts)
-        norm = normalize(aliased)
-        return Normalized(original, norm.text, [owner[k] for k in norm.offsets]), aliased
+            return original
+        return "".join(self.spelled.get(ch, ch) for ch in original)
+
+    def normalized(self, original: str, spelled: str) -> Normalized:
+        """The normalized view of ``spelled`` (from :meth:`spell`), its offsets pointing into
+        ``original``: every char of a spelled-out word points at its symbol."""
+        norm = normalize(spelled)
+        if spelled is original:
+            return norm
+        owner = [i for i, ch in enumerate(original) for _ in self.spelled.get(ch, ch)]
+        return Normalized(original, norm.text, [owner[k] for k in norm.offsets])
 
 
 def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
@@ -446,6 +449,11 @@ def _compile(lexicon: Lexicon, entry: Entry) -> _Rule:
         before=extra.get("before"), after=extra.get("after"), require=require,
         handle_only=extra.get("handle_only", False), after_window=after_window,
         own_category=extra.get("own_category", False))
+
+
+def _find(automaton: ahocorasick.Automaton | None, folded: str) -> list[tuple[int, tuple[_Word, ...]]]:
+    """(index of the last char, words keyed so) for each key of ``automaton`` in ``folded``."""
+    return list(automaton.iter(folded)) if automaton is not None else []
 
 
 def _excepted(text: str, start: int, end: int, exceptions: Sequence[str]) -> bool:

@@ -3,8 +3,9 @@ state symbols, banned goods, vulgarity and fake transactions.
 
 Matching is one Aho-Corasick pass over the normalized text (see detectors.normalize), so
 obfuscations such as 全 网 最 低, 全網最低 or 全🔥网最低 hit the same entry. Most events hit
-nothing and cost two C-speed passes. Each hit then goes through context checks, cheapest
-first, each one a way a literal hit is not a claim:
+nothing and cost two C-speed passes (see detectors.automaton), without being normalized. Each
+hit then goes through context checks, cheapest first, each one a way a literal hit is not a
+claim:
 
 1. ``exceptions``: the hit is part of a benign collocation listed on the entry
    (最佳赏味期, 一级能效 — SAMR's 2023 guide exempts consumer tips and graded standards).
@@ -50,8 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import ahocorasick
-
+from detectors.automaton import CodedAutomaton
 from detectors.base import SEVERITIES, DetectContext, Finding
 from detectors.segmenter import private_tokenizer
 from detectors.lexicon import Entry, Lexicon, LexiconError, lexicon_version, load_lexicon
@@ -117,14 +117,12 @@ class ProhibitedClaimDetector:
         self._cues = {name: tuple(normalize(w).text for w in words) for name, words in lexicon.sets.items()}
         self._finders = {name: _finder(words) for name, words in self._cues.items()}
         self._max_cue = max(len(w) for name in _REQUIRED_SETS for w in self._cues[name])
-        self._automaton = ahocorasick.Automaton()
         seen: dict[str, Entry] = {}
-        for index, rule in enumerate(self._rules):
+        for rule in self._rules:
             if rule.normalized in seen:
                 raise lexicon.error(rule.entry, f"pattern normalizes to {rule.normalized!r} like entry {seen[rule.normalized].id!r}")
             seen[rule.normalized] = rule.entry
-            self._automaton.add_word(rule.normalized, index)
-        self._automaton.make_automaton()
+        self._automaton = CodedAutomaton([rule.normalized for rule in self._rules])
         # Private instance: the global jieba dictionary is shared with other detectors.
         self._tokenizer = private_tokenizer()
         for rule in self._rules:
@@ -141,11 +139,11 @@ class ProhibitedClaimDetector:
     def detect(self, ctx: DetectContext) -> list[Finding]:
         if ctx.kind not in self.applies_to:
             return []
-        norm = normalize(ctx.text)
-        hits = [(end + 1 - len(self._rules[i].normalized), end + 1, self._rules[i])
-                for end, i in self._automaton.iter(norm.text)]
-        if not hits:
+        found = self._automaton.find(ctx.text)
+        if not found:  # most texts: never normalized
             return []
+        norm = normalize(ctx.text)
+        hits = [(end + 1 - len(self._rules[i].normalized), end + 1, self._rules[i]) for end, i in found]
         item_category = _newest_item_category(ctx.items)
         accepted = [h for h in hits if self._accept(norm, h[0], h[1], h[2], item_category)]
         return [self._finding(norm, start, end, rule) for start, end, rule in _one_per_claim(accepted)]

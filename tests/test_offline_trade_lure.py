@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.base import DetectContext, Finding, PriorMessage
-from detectors.handles import may_hold_mobile
+from detectors.handles import mobile_precheck
 from detectors.lexicon import LexiconError
 from detectors.normalize import CHINESE_DIGITS, normalize
 from detectors.offline_trade_lure import OfflineTradeLureDetector
@@ -218,16 +218,18 @@ def test_spans_always_point_into_current_text(detector, text, recent):
         assert text[s:e] == f.matched
 
 
-def test_mobile_precheck_sees_every_digit_of_the_digit_view() -> None:
+def test_mobile_precheck_sees_every_digit_of_the_digit_view(detector: OfflineTradeLureDetector) -> None:
     # Both views are char-local (tests/test_normalize.py), so every code point checked once
-    # proves that no mobile number of the digit-folded view can hide from may_hold_mobile.
+    # proves that no mobile number of the digit-folded view can hide from the precheck.
     every_char = "".join(map(chr, range(0x30000)))
     plain, digits = normalize(every_char).text, normalize(every_char, fold_digits=True).text
     assert len(plain) == len(digits)
     assert all(p.isascii() and p.isdigit() or p in CHINESE_DIGITS
                for p, d in zip(plain, digits) if d.isascii() and d.isdigit())
-    assert may_hold_mobile(normalize("电话 一三八 1234 五六七八").text)
-    assert not may_hold_mobile(normalize("三二一上车 1号链接 99元").text)
+    folder = detector._folder
+    digit_run = mobile_precheck(folder.fold)
+    assert digit_run.search(folder.fold(normalize("电话 一三八 1234 五六七八").text))
+    assert not digit_run.search(folder.fold(normalize("三二一上车 1号链接 99元").text))
 
 
 # ---- generalising mechanisms: each one a kind of phrasing, not a corpus line ----------------
