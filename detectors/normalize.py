@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
@@ -36,7 +37,7 @@ from typing import Iterator, Sequence, overload
 
 import opencc
 
-__all__ = ["CHINESE_DIGITS", "Normalized", "View", "normalize"]
+__all__ = ["CHINESE_DIGITS", "Normalized", "View", "normalize", "normalized_text"]
 
 # The translate tables cover planes 0-2 (BMP, emoji/symbols, CJK ext. B-F). A list indexed by
 # code point is about twice as fast as a dict in str.translate; code points past its end are
@@ -180,16 +181,32 @@ class Normalized:
             return pos, pos
         return self.offsets[start], self.offsets[end - 1] + 1
 
+    def index_at(self, pos: int) -> int:
+        """The first normalized index whose source char is at or after original index ``pos``
+        (a bisection at C speed, not through the lazy sequence's Python indexing)."""
+        offsets = self.offsets
+        return bisect_left(offsets._get() if isinstance(offsets, _LazyOffsets) else offsets, pos)
+
 
 # Several detectors normalize the same event text in turn; the result is immutable, so the
 # last few are kept and the second detector gets the first one's work for free.
 @lru_cache(maxsize=8)
 def normalize(text: str, fold_digits: bool = False) -> Normalized:
     """Canonical form of ``text`` for matching; ``fold_digits`` also turns 一/壹/幺/两 into digits."""
-    folded = text.translate(_DIGIT_TABLE if fold_digits else _TABLE)
+    return Normalized(text, _translate(text, _DIGIT_TABLE if fold_digits else _TABLE), _LazyOffsets(text))
+
+
+def normalized_text(text: str) -> str:
+    """``normalize(text).text`` alone, without offsets or a cache entry: for the short context
+    snippets around a hit, which would otherwise push event texts out of the cache."""
+    return _translate(text, _TABLE)
+
+
+def _translate(text: str, table: list[object]) -> str:
+    folded = text.translate(table)
     if _INVISIBLE_ASTRAL.search(folded):
         folded = _INVISIBLE_ASTRAL.sub("", folded)
-    return Normalized(text, folded, _LazyOffsets(text))
+    return folded
 
 
 class View:

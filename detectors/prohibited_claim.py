@@ -46,7 +46,6 @@ Overlapping hits of one category are one claim: the most severe, then longest, i
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -55,7 +54,7 @@ from detectors.automaton import CodedAutomaton
 from detectors.base import SEVERITIES, DetectContext, Finding
 from detectors.segmenter import private_tokenizer
 from detectors.lexicon import Entry, Lexicon, LexiconError, lexicon_version, load_lexicon
-from detectors.normalize import Normalized, normalize
+from detectors.normalize import Normalized, normalize, normalized_text
 
 __all__ = ["ProhibitedClaimDetector"]
 
@@ -225,11 +224,11 @@ class ProhibitedClaimDetector:
         if lo < start:
             cut = list(breaks.finditer(original, offsets[lo], s))
             if cut:
-                lo = max(lo, bisect_left(offsets, cut[-1].end()))
+                lo = max(lo, norm.index_at(cut[-1].end()))
         if hi > end:
             cut_after = breaks.search(original, e, offsets[hi - 1] + 1)
             if cut_after:
-                hi = min(hi, bisect_left(offsets, cut_after.start()))
+                hi = min(hi, norm.index_at(cut_after.start()))
         windows = {"before": (lo, start), "after": (end, hi)}
         for side, set_name in pairs:
             found = any(self._asserted_cue(text, set_name, w_lo, w_hi)
@@ -385,11 +384,11 @@ def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool]:
     asked = stop is not None and stop.group() in _QUESTION_MARKS
     if stop is not None:
         after = after[:stop.start()]
-    return normalize(before).text, normalize(after).text, asked
+    return normalized_text(before), normalized_text(after), asked
 
 
 def _sentence_after(original: str, e: int) -> str:
     """Normalized text after original[e:] up to the end of its sentence (commas included)."""
     after = original[e:e + _CONTEXT_CHARS]
     stop = _SENTENCE_BREAK.search(after)
-    return normalize(after[:stop.start()] if stop else after).text
+    return normalized_text(after[:stop.start()] if stop else after)
