@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from detectors.automaton import CodedAutomaton
 from detectors.base import SEVERITIES, DetectContext, Finding
@@ -217,9 +217,13 @@ class ProhibitedClaimDetector:
         """A word of a required set within ``rule.within`` normalized chars of the hit, on the
         set's side, without crossing a clause (or sentence) break of the original text; with
         ``every``, a word of each set (the window is computed once for all of them)."""
-        text, offsets, original = norm.text, norm.offsets, norm.original
+        lo, hi = max(0, start - rule.within), min(len(norm.text), end + rule.within)
+        # Most hits have no such word even with breaks ignored: settled before the offsets
+        # back to the original and its breaks are computed.
+        if not self._cue_near(norm.text, pairs, lo, start, end, hi, self._some_cue, every):
+            return False
+        offsets, original = norm.offsets, norm.original
         breaks = _SENTENCE_BREAK if rule.sentence_scope else _CLAUSE_BREAK
-        lo, hi = max(0, start - rule.within), min(len(text), end + rule.within)
         s, e = norm.span(start, end)
         if lo < start:
             cut = list(breaks.finditer(original, offsets[lo], s))
@@ -229,13 +233,20 @@ class ProhibitedClaimDetector:
             cut_after = breaks.search(original, e, offsets[hi - 1] + 1)
             if cut_after:
                 hi = min(hi, norm.index_at(cut_after.start()))
-        windows = {"before": (lo, start), "after": (end, hi)}
-        for side, set_name in pairs:
-            found = any(self._asserted_cue(text, set_name, w_lo, w_hi)
-                        for w_lo, w_hi in ((windows[side],) if side != "any" else windows.values()))
-            if found != every:  # any: the first set found decides; every: the first set missing
-                return found
-        return every
+        return self._cue_near(norm.text, pairs, lo, start, end, hi, self._asserted_cue, every)
+
+    @staticmethod
+    def _cue_near(text: str, pairs: tuple[tuple[str, str], ...], lo: int, start: int, end: int, hi: int,
+                  found: Callable[[str, str, int, int], bool], every: bool = False) -> bool:
+        """``found`` for some (side, set) pair in text[lo:start] (before) or text[end:hi] (after);
+        with ``every``, for each pair."""
+        windows = {"before": ((lo, start),), "after": ((end, hi),), "any": ((lo, start), (end, hi))}
+        results = (any(found(text, set_name, w_lo, w_hi) for w_lo, w_hi in windows[side]) for side, set_name in pairs)
+        return all(results) if every else any(results)
+
+    def _some_cue(self, text: str, set_name: str, lo: int, hi: int) -> bool:
+        """A word of the set lies within text[lo:hi]."""
+        return self._finders[set_name].search(text, lo, hi) is not None
 
     def _asserted_cue(self, text: str, set_name: str, lo: int, hi: int) -> bool:
         """A word of the set lies within text[lo:hi] at least once without a cue negation right
