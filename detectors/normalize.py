@@ -234,8 +234,9 @@ class View:
     def __call__(self, text: str) -> str:
         out = text.translate(self._composed)
         # Code points past the normalize table (rare; the invisible ones among them must go)
-        # pass the composed translate unchanged: such a text takes the two-step way.
-        if _ANY_ASTRAL_PAST_TABLE.search(out) is None:
+        # pass the composed translate unchanged: such a text takes the two-step way. An ASCII
+        # result (an automaton's code) has none, which str.isascii tells without a scan.
+        if out.isascii() or _ANY_ASTRAL_PAST_TABLE.search(out) is None:
             return out
         out = normalize(text).text.translate(self._table)
         return out if self._past is None else self._beyond.sub(self._past, out)
