@@ -5,11 +5,13 @@ Three things are looked for, all described as data in ``lexicons/offline_trade_l
 (加微信, vx:abc123, 扣扣 一二三四五六七八九, 电话 138-1234-5678), off-platform payment
 phrases (不走平台, 支付宝直接转) and redirects to other platforms (去某宝下单).
 
-Cost is kept on the rare path: a message costs two ``str.translate`` calls (normalized and
-homophone-folded views), one Aho-Corasick pass over the entry words and one regex that rules
-out a bare mobile number. Only when an entry word hits does the detector look for cue words,
-look at their context, extract handles, or segment the text with jieba (to tell 加微信 from
-参加微信抽奖 / 大家微信).
+Cost is kept on the rare path: a message costs one ``str.translate`` (straight to the
+homophone-folded normalized view, see ``normalize.View``), one Aho-Corasick pass over the entry
+words and two regex searches (emoji that stand for a word, a run of digits long enough for a
+mobile number). Only when an entry word hits or a mobile number may be there is the text
+normalized, and only when an entry word hits does the detector look for cue words, look at
+their context, extract handles, or segment the text with jieba (to tell 加微信 from 参加微信抽奖
+/ 大家微信).
 
 Viewers split a lure over several danmaku (加 / V / abc123). When the current message has no
 finding on its own, the detector scans the speaker's recent messages joined with it and keeps
@@ -125,8 +127,8 @@ class OfflineTradeLureDetector:
         matched = [r for r in rules if r.kind not in ("handle", "guard")]
         used_sets = {_ADD_VERBS, _CONTACT_CUES} | {
             s for r in (*matched, *self._guards) for s in (r.before, r.after) if s}
-        # Two automatons: cue words (去, 号, 多少) are in most texts but matter only around a
-        # rule word, so the common text that has none costs one pass over the rule words.
+        # Two automatons: cue words (去, 号, 多少) are in most texts but matter only around an
+        # entry word, so the common text that has none costs one pass over the entry words.
         self._rule_words = self._build_automaton([_Word(r.pattern, rule=r) for r in matched])
         self._cue_words = self._build_automaton([
             _Word(normalize(w).text, set_name=set_name)
