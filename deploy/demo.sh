@@ -30,7 +30,7 @@ $BIN/livemod topics create
 $BIN/livemod worker --loglevel info >"$LOG_DIR/worker.log" 2>&1 &
 worker_pid=$!
 for _ in $(seq 1 120); do
-  grep -q "Worker]: Ready" "$LOG_DIR/worker.log" 2>/dev/null && break
+  grep -q "livemod worker: ready" "$LOG_DIR/worker.log" 2>/dev/null && break
   kill -0 "$worker_pid" 2>/dev/null || { cat "$LOG_DIR/worker.log"; exit 1; }
   sleep 0.5
 done
