@@ -8,7 +8,7 @@ Turning findings into actions is the policy stage's job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -54,8 +54,9 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class PriorMessage:
+# PriorMessage and DetectContext are NamedTuples, not frozen dataclasses: one of each is built
+# per event, and a frozen dataclass's __init__ costs about four times a tuple's.
+class PriorMessage(NamedTuple):
     """An earlier message of the same speaker in the same room, for split-message detection."""
 
     event_id: str
@@ -63,8 +64,7 @@ class PriorMessage:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class DetectContext:
+class DetectContext(NamedTuple):
     kind: str  # "transcript" | "danmaku"
     event_id: str
     room_id: str

@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from collections.abc import Sequence as SequenceABC
-from typing import Any, Callable, MutableMapping, Sequence
+from typing import Any, Callable, MutableMapping, NamedTuple, Sequence
 
 from detectors.base import DetectContext, Finding, PriorMessage
 from detectors.products import ProductEventError, apply_product_event, items_at
@@ -45,9 +45,9 @@ INPUT_KINDS = {
 ENFORCE_TOPIC = "mod.enforce"
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where a raw message came from (for dead letters and logs)."""
+class Source(NamedTuple):
+    """Where a raw message came from (for dead letters and logs); a tuple because one is
+    built per message."""
 
     topic: str  # logical name, e.g. "live.danmaku"
     partition: int = 0
