@@ -156,13 +156,9 @@ def _text_event(cls: type, subject_field: str) -> Callable[[Mapping[str, Any]], 
     kind = cls.kind
 
     def build(obj: Mapping[str, Any]) -> Event:
-        return cls(
-            event_id=_id(obj, "event_id", kind),
-            room_id=_id(obj, "room_id", kind),
-            **{subject_field: _id(obj, subject_field, kind)},
-            ts=_ts(obj, kind),
-            text=_field(obj, "text", str, kind),
-        )
+        # Positional, in field order: one per event, and keyword unpacking costs a dict.
+        return cls(_id(obj, "event_id", kind), _id(obj, "room_id", kind), _id(obj, subject_field, kind),
+                   _ts(obj, kind), _field(obj, "text", str, kind))
 
     return build
 
