@@ -122,6 +122,10 @@ class ProhibitedClaimDetector:
                 raise lexicon.error(rule.entry, f"pattern normalizes to {rule.normalized!r} like entry {seen[rule.normalized].id!r}")
             seen[rule.normalized] = rule.entry
         self._automaton = CodedAutomaton([rule.normalized for rule in self._rules])
+        # Per rule, the necessary condition of its co-occurrence rules, tested inline before
+        # _accept: most hits of a trigger such as 全国, 回购 or 拍一单 have no cue within reach.
+        union: dict[tuple[str, ...], re.Pattern[str]] = {}
+        self._reach = tuple(self._reach_check(rule, union) for rule in self._rules)
         # Private instance: the global jieba dictionary is shared with other detectors.
         self._tokenizer = private_tokenizer()
         for rule in self._rules:
@@ -142,7 +146,25 @@ class ProhibitedClaimDetector:
         if not found:  # most texts: never normalized
             return []
         norm = normalize(ctx.text)
-        hits = [(end + 1 - len(self._rules[i].normalized), end + 1, self._rules[i]) for end, i in found]
+        text, rules, reach = norm.text, self._rules, self._reach
+        hits = []
+        for end, i in found:
+            rule = rules[i]
+            start, end = end + 1 - len(rule.normalized), end + 1
+            check = reach[i]
+            if check is not None:
+                # Cues ignoring clause breaks, as _cooccurs first looks: None where it would fail.
+                lo, hi = max(0, start - rule.within), end + rule.within
+                before, after, every = check
+                if (before is not None or after is not None) and not (
+                        (before is not None and before.search(text, lo, start) is not None)
+                        or (after is not None and after.search(text, end, hi) is not None)):
+                    continue
+                if any(f.search(text, lo, start) is None and f.search(text, end, hi) is None for f in every):
+                    continue
+            hits.append((start, end, rule))
+        if not hits:
+            return []
         item_category = _newest_item_category(ctx.items)
         accepted = [h for h in hits if self._accept(norm, h[0], h[1], h[2], item_category)]
         return [self._finding(norm, start, end, rule) for start, end, rule in _one_per_claim(accepted)]
@@ -193,6 +215,26 @@ class ProhibitedClaimDetector:
         if rule.not_clause_initial and not before:
             return False
         return not rule.whole_word or self._is_whole_word(text, start, end)
+
+    def _reach_check(self, rule: _Rule, union: dict[tuple[str, ...], re.Pattern[str]]
+                     ) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, tuple[re.Pattern[str], ...]] | None:
+        """For a rule with ``requires`` or ``requires_all``: a finder of any required word that
+        may stand before the hit, one for after it (None for no such set), and one finder per
+        ``requires_all`` set. Without a match of these within ``within`` chars, clause breaks
+        ignored, ``_cooccurs`` fails and with it ``_accept``."""
+        if not rule.requires and not rule.requires_all:
+            return None
+
+        def finder(names: tuple[str, ...]) -> re.Pattern[str] | None:
+            if not names:
+                return None
+            if names not in union:
+                union[names] = _finder([w for name in names for w in self._cues[name]])
+            return union[names]
+
+        before = tuple(sorted({n for side, n in rule.requires if side != "after"}))
+        after = tuple(sorted({n for side, n in rule.requires if side != "before"}))
+        return finder(before), finder(after), tuple(self._finders[n] for _, n in rule.requires_all)
 
     def _cue_before(self, before: str, set_name: str, gap: int = _CUE_GAP) -> bool:
         """A cue ending at most ``gap`` chars before the hit; a one-char cue (不, 别) must touch
