@@ -23,6 +23,8 @@ FORMATS: dict[str, re.Pattern[str]] = {
     # WeChat ids are 6-20 chars starting with a letter; _ and - were dropped by normalize.
     "wechat_id": re.compile(r"[a-z][a-z0-9]{5,19}"),
 }
+# The shortest handle of each format (the gate for contact words valid only before a handle).
+MIN_LENGTH = {"mobile": 11, "qq": 5, "landline": 10, "wechat_id": 6}
 # A standalone mobile number: not glued to other digits or letters (order numbers, SKUs).
 _MOBILE_ANYWHERE = re.compile(r"(?<![0-9a-z])(?:86)?1[3-9][0-9]{9}(?![0-9])")
 # The chars of the default view that the digit-folded view reads as digits.
@@ -65,6 +67,15 @@ def mobile_precheck(fold: Callable[[str], str]) -> re.Pattern[str]:
     a ``fold`` that maps it char by char (homophone folding): where it finds nothing, the
     digit-folded view holds no mobile number, and most texts are ruled out without it."""
     return re.compile("[" + re.escape("".join(sorted(set(fold(_DIGIT_LIKE))))) + "]{11}")
+
+
+def handle_gate(window: int, min_length: int) -> re.Pattern[str]:
+    """A regex that, matched at ``pos`` of the default normalized view, finds a run of
+    ``min_length`` chars that the digit-folded view reads as ASCII letters or digits starting
+    at most ``window`` chars after ``pos``. Where it fails, ``handle_after`` on the digit-folded
+    view at ``pos`` with at most that window finds no handle of at least that length."""
+    chars = re.escape("".join(sorted(set(_DIGIT_LIKE) | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))))
+    return re.compile(f"(?s).{{0,{window}}}[{chars}]{{{min_length}}}")
 
 
 def mobiles(view: str) -> Iterator[Handle]:

@@ -29,7 +29,7 @@ import ahocorasick
 import jieba
 
 from detectors.base import SEVERITIES, DetectContext, Finding
-from detectors.handles import FORMATS, Handle, handle_after, mobile_precheck, mobiles
+from detectors.handles import FORMATS, MIN_LENGTH, Handle, handle_after, handle_gate, mobile_precheck, mobiles
 from detectors.homophones import HomophoneFolder, build_folder
 from detectors.lexicon import Entry, Lexicon, lexicon_version, load_lexicon
 from detectors.segmenter import private_tokenizer
@@ -123,6 +123,16 @@ class OfflineTradeLureDetector:
         self._folded = View(self._folder.table)
         self._digit_run = mobile_precheck(self._folder.fold)
         self._guards = [r for r in rules if r.kind == "guard"]
+        # Contact words that count only before a handle (扣, 威, 维, 群): hits with no run of
+        # handle chars long enough right after them are dropped before any context is looked at
+        # (扣 of 折扣/扣1, 维 of 纤维 and 维生素 in ordinary selling speech).
+        self._handle_gates: dict[str, re.Pattern[str]] = {}
+        for r in rules:
+            if r.kind == "contact" and r.handle_only:
+                fmts = [f for f in r.handles if f in self._handle_rules]
+                self._handle_gates[r.entry.id] = handle_gate(
+                    max(self._handle_rules[f].window for f in fmts), min(MIN_LENGTH[f] for f in fmts)
+                ) if fmts else re.compile("(?!)")
         self._symbols = _SymbolAliases.build(lexicon, rules)
         matched = [r for r in rules if r.kind not in ("handle", "guard")]
         used_sets = {_ADD_VERBS, _CONTACT_CUES} | {
@@ -206,6 +216,12 @@ class OfflineTradeLureDetector:
         norm = self._symbols.normalized(original, aliased)
         text = norm.text
         rule_hits = _drop_nested(self._hits(text, found))
+        gates = self._handle_gates
+        # After _drop_nested, so a gated word still shadows the words nested in it.
+        rule_hits = [h for h in rule_hits if (gate := gates.get(h.word.rule.entry.id)) is None
+                     or gate.match(text, h.end) is not None]
+        if not rule_hits and not mobile_possible:
+            return []
         digits = normalize(aliased, fold_digits=True).text  # same length and offsets as text
         matches: list[_Match] = []
         if rule_hits:

@@ -405,3 +405,20 @@ ROUND4 = [
 def test_round4_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detector.detect(ctx(text))}
     assert (category in found) if category else not found, (text, found)
+
+
+def test_handle_gate_lengths_are_the_formats_shortest() -> None:
+    """The gate of handle-only contact words may only drop hits no handle can follow."""
+    import re._parser as sre_parse
+
+    from detectors.handles import FORMATS, MIN_LENGTH
+    assert set(MIN_LENGTH) == set(FORMATS)
+    for fmt, pattern in FORMATS.items():
+        assert sre_parse.parse(pattern.pattern).getwidth()[0] == MIN_LENGTH[fmt], fmt
+
+
+@pytest.mark.parametrize("text, found", [
+    ("这件打完折扣1000多", False), ("扣1的家人", False), ("纤维8成", False),
+    ("扣 12345", True), ("威 abc123", True), ("维：一三八一二三四五六七八", True)])
+def test_handle_only_words_gated_on_a_handle(detector: OfflineTradeLureDetector, text: str, found: bool) -> None:
+    assert bool(detector.detect(ctx(text))) is found
