@@ -115,7 +115,7 @@ class Worker:
         await self.assigned.wait()
         await self.banlist.ready.wait()
         print(f"livemod worker: ready; lexicons {self.rules().lexicon_version}; policy {self.rules().policy_version}; "
-              f"partitions {sorted(tp.partition for tp in self.consumer.assignment())}", file=sys.stderr, flush=True)
+              f"partitions {sorted({tp.partition for tp in self.consumer.assignment()})}", file=sys.stderr, flush=True)
 
     @staticmethod
     async def _every(seconds: float, job: Any) -> None:
