@@ -79,7 +79,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
-        self.producer = AIOKafkaProducer(acks="all", linger_ms=5, request_timeout_ms=int(s.producer_request_timeout_s * 1000),
+        self.producer = AIOKafkaProducer(acks="all", linger_ms=5,
+                                         request_timeout_ms=int(s.producer_request_timeout_s * 1000),
                                          **s.kafka_client_kwargs())
         self.consumer = AIOKafkaConsumer(
             group_id=s.topic_prefix + s.app_id, enable_auto_commit=False, auto_offset_reset="earliest",
@@ -90,7 +91,8 @@ class Worker:
         self.consumer.subscribe(list(self._logical), listener=_Rebalance(self))
         await self.producer.start()
         await self.consumer.start()
-        tasks = [asyncio.create_task(coro) for coro in (self.banlist.run(), self._announce_ready(), self._every(5.0, self._update_lag))]
+        jobs = [self.banlist.run(), self._announce_ready(), self._every(5.0, self._update_lag)]
+        tasks = [asyncio.create_task(job) for job in jobs]
         if s.reload_interval > 0:
             tasks.append(asyncio.create_task(self._every(s.reload_interval, self.reload_rules)))
         try:
@@ -128,9 +130,10 @@ class Worker:
 
     # -- one batch --------------------------------------------------------------------------------
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        pipeline, rooms, reports, history = self.pipeline, self.tables["rooms"], self.tables["reports"], self.tables["history"]
+        pipeline = self.pipeline
+        rooms, reports, history = self.tables["rooms"], self.tables["reports"], self.tables["history"]
         dead: list[Verdict] = []
-        live: list[tuple[float, int, Any, Source]] = []
+        live: list[tuple[float, int, Any, tuple[bytes, Source]]] = []  # (order key, index, event, raw+source)
         requests: list[Any] = []
         offsets: dict[TopicPartition, int] = {}
         for tp, records in batch.items():

@@ -170,8 +170,10 @@ MINI_ENTRIES = f"""  - {{id: p.any, pattern: 中奖, {COMMON}, requires_any: fee
 """
 
 
-def mini_detector(tmp_path: Path, entries: str = MINI_ENTRIES) -> ProhibitedClaimDetector:
-    (tmp_path / "prohibited_claim.yaml").write_text(MINI_SETS + entries, encoding="utf-8")
+def mini_detector(tmp_path: Path, entries: str = MINI_ENTRIES, extra_sets: str = "") -> ProhibitedClaimDetector:
+    """The mini lexicon with ``entries``; ``extra_sets`` are added to its named sets."""
+    text = MINI_SETS.replace("entries:\n", extra_sets + "entries:\n") + entries
+    (tmp_path / "prohibited_claim.yaml").write_text(text, encoding="utf-8")
     return ProhibitedClaimDetector.load(tmp_path)
 
 
@@ -378,10 +380,7 @@ ROUND2_ENTRIES = f"""  - {{id: g.ahuo, pattern: A货, {COMMON}, unless_any: jade
 
 @pytest.fixture(scope="module")
 def round2(tmp_path_factory: pytest.TempPathFactory) -> ProhibitedClaimDetector:
-    path = tmp_path_factory.mktemp("round2")
-    text = MINI_SETS.replace("entries:\n", ROUND2_SETS + "entries:\n") + ROUND2_ENTRIES
-    (path / "prohibited_claim.yaml").write_text(text, encoding="utf-8")
-    return ProhibitedClaimDetector.load(path)
+    return mini_detector(tmp_path_factory.mktemp("round2"), ROUND2_ENTRIES, ROUND2_SETS)
 
 
 @pytest.mark.parametrize(("text", "rule_id"), [
@@ -423,10 +422,7 @@ ALL_OF_ENTRIES = f"""  - {{id: f.sales, pattern: 销量, {COMMON}, requires_all:
 
 @pytest.fixture(scope="module")
 def all_of(tmp_path_factory: pytest.TempPathFactory) -> ProhibitedClaimDetector:
-    path = tmp_path_factory.mktemp("all_of")
-    text = MINI_SETS.replace("entries:\n", ALL_OF_SETS + "entries:\n") + ALL_OF_ENTRIES
-    (path / "prohibited_claim.yaml").write_text(text, encoding="utf-8")
-    return ProhibitedClaimDetector.load(path)
+    return mini_detector(tmp_path_factory.mktemp("all_of"), ALL_OF_ENTRIES, ALL_OF_SETS)
 
 
 @pytest.mark.parametrize(("text", "rule_id"), [
