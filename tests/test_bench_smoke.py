@@ -57,7 +57,9 @@ def test_harness_measures_worker_and_baseline_on_a_tiny_load(kafka_settings: Set
     # whole tiny load would otherwise fit in one batch (one commit, no rate to measure).
     settings = dataclasses.replace(kafka_settings, batch_max=50)
     asyncio.run(harness.create_bench_topics(settings, extra=["bench.passthrough"]))
-    load = harness.Load(rooms=5, seconds=10, rate=60, viewers=500, base_ts=time.time())
+    # About 3,600 events: enough that the worker is still busy while it is being sampled
+    # (the loop judges a few hundred events within one CPU-clock tick).
+    load = harness.Load(rooms=5, seconds=60, rate=60, viewers=500, base_ts=time.time())
     sent, _ = asyncio.run(harness.produce_lines(settings, harness.wire_lines(load.events())))
     assert sent > 400
     ends = asyncio.run(harness.end_offsets(settings, INPUT_TOPICS))
