@@ -87,13 +87,18 @@ def mobiles(view: str) -> Iterator[Handle]:
 def _cut_at_gap(norm: Normalized, view: str, start: int, end: int) -> int:
     """End a letter-led id where the original had a space or punctuation (vx abc123 thanks):
     normalize glued the words together, the original still separates them. Digits are not
-    cut, because numbers are written in groups (138 1234 5678)."""
+    cut, because numbers are written in groups (138 1234 5678), and neither is a spaced-out
+    id whose first chunks are too short to be one."""
     offsets, original = norm.offsets, norm.original
     for i in range(start + 1, end):
         gap = original[offsets[i - 1] + 1:offsets[i]]
         if gap and not set(gap) <= _ID_JOINERS:
             # Letters then one spaced digit group is one id (ptxie 668, spoken digits included).
             if gap.isspace() and view[start:i].isalpha() and view[i:end].isdigit():
+                continue
+            # A chunk too short to be an id was spaced out on purpose (xm ajie 520, gc yd 88):
+            # the next chunk belongs to it.
+            if gap.isspace() and i - start < MIN_LENGTH["wechat_id"]:
                 continue
             return i
     return end

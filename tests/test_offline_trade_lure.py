@@ -196,6 +196,16 @@ def test_wechat_id_stops_at_space(detector):
     assert (f.matched, f.details["handle"]) == ("vx abc123", "abc123")
 
 
+@pytest.mark.parametrize(("text", "handle"), [
+    ("加v ly qq 66 拿货", "lyqq66"),  # chunks too short to be an id alone: one spaced-out id
+    ("微信 tao hua 2024", "taohua2024"),
+    ("vx abcdef gh", "abcdef"),  # a whole id first: the next word is not part of it
+])
+def test_spaced_out_wechat_id_is_joined(detector, text, handle):
+    (f,) = detector.detect(ctx(text))
+    assert f.details["handle"] == handle
+
+
 def test_bad_lexicon_names_file_and_line(tmp_path):
     text = (LEXICONS / "offline_trade_lure.yaml").read_text(encoding="utf-8")
     (tmp_path / "offline_trade_lure.yaml").write_text(
