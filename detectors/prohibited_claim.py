@@ -75,6 +75,10 @@ _NOT_CLAIMS = frozenset({"vulgar"})
 # Clause punctuation bounds the context windows; decorative separators (. - ~ space) do not.
 _CLAUSE_BREAK = re.compile(r"[，。！？!?；;,\n\r]")
 _SENTENCE_BREAK = re.compile(r"[。！？!?；;\n\r]")
+# Chat uses a space as a comma: a space after a word and before another word of two or more
+# characters ends what question_finals look at (能降血糖不 我爸糖尿病: the 不 asks). A spacing
+# obfuscation (全 网 最 低 价) puts spaces between single characters and is no break.
+_SPACE_BREAK = re.compile(r"(?<=\S)\s+(?=\S\S)")
 _QUESTION_MARKS = frozenset("?？")
 _CONTEXT_CHARS = 24  # original chars looked at on each side of a hit
 _CUE_GAP = 4  # normalized chars allowed between a preceding cue and the hit (不是说全网最低)
@@ -186,7 +190,7 @@ class ProhibitedClaimDetector:
         if rule.requires_all and not self._cooccurs(norm, start, end, rule, rule.requires_all, every=True):
             return False
         s, e = norm.span(start, end)
-        before, after, asked = _clause_context(norm.original, s, e)
+        before, after, asked, final = _clause_context(norm.original, s, e)
         # 是不是 asks; the 不是 inside it negates nothing (这内衣是不是很骚). Nor does a cue the
         # entry itself requires before it (再也不 of 再也不感冒: the 不 is the claim).
         masked = self._mask(before, "question_cues")
@@ -205,7 +209,7 @@ class ProhibitedClaimDetector:
             return False
         if claim and (asked or self._cue_before(before, "question_cues")
                       or self._has("question_particles", after[:_TAIL_CHARS])
-                      or after in self._cues["question_finals"]) and not self._has("offer_cues", before + after):
+                      or final in self._cues["question_finals"]) and not self._has("offer_cues", before + after):
             return False
         # A goal governs the rest of its clause (力争做到华东地区销量第一), not just the next words.
         if rule.entry.category == "absolute_term" and self._has("goal_cues", before):
@@ -425,9 +429,10 @@ def _newest_item_category(items: Sequence[Mapping[str, object]]) -> str | None:
     return None
 
 
-def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool]:
-    """Normalized text before and after original[s:e] within its clause, and whether the
-    clause ends with a question mark."""
+def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool, str]:
+    """Normalized text before and after original[s:e] within its clause, whether the clause
+    ends with a question mark, and the words right after the hit up to a chat space
+    (``_SPACE_BREAK``), where a final 不/没 asks (能降血糖不 我爸糖尿病)."""
     before = original[max(0, s - _CONTEXT_CHARS):s]
     breaks = list(_CLAUSE_BREAK.finditer(before))
     if breaks:
@@ -437,7 +442,9 @@ def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool]:
     asked = stop is not None and stop.group() in _QUESTION_MARKS
     if stop is not None:
         after = after[:stop.start()]
-    return normalized_text(before), normalized_text(after), asked
+    space = _SPACE_BREAK.search(after)
+    final = after[:space.start()] if space is not None else after
+    return normalized_text(before), normalized_text(after), asked, normalized_text(final)
 
 
 def _sentence_after(original: str, e: int) -> str:

@@ -564,3 +564,24 @@ ROUND4 = [
 def test_round4_vocabulary(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detect(detector, text, kind="danmaku")}
     assert (category in found) if category else not found, (text, found)
+
+
+# ---- round 5 (2026-11-28): warnings, buyers' how/how-much questions, chat spaces ----------
+# New examples of the gaps the fifth held-out corpus showed, each with a twin that must stay.
+ROUND5 = [
+    ("大家不要私下买鹦鹉，没有检疫", None),  # a warning before the goods
+    ("电子烟那种千万别给孩子买", None),  # a warning after the goods
+    ("仿真枪这种东西不能网上卖的", None),  # the rule stated
+    ("处方药要凭处方去药店", None),
+    ("象牙雕件咋寄啊", None),  # a buyer asking how
+    ("烟弹多少钱一盒", None),  # a buyer asking how much
+    ("这茶能降血压不 我妈高血压", None),  # "V不" asks, even before a chat space
+    ("这茶能降血压 我妈喝了一个月", "medical_claim"),
+    ("全 网 最 低 价 吗", None),  # spaced letters: no clause break, still a question
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND5)
+def test_round5_context(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text, kind="danmaku")}
+    assert (category in found) if category else not found, (text, found)
