@@ -578,6 +578,27 @@ ROUND5 = [
     ("这茶能降血压不 我妈高血压", None),  # "V不" asks, even before a chat space
     ("这茶能降血压 我妈喝了一个月", "medical_claim"),
     ("全 网 最 低 价 吗", None),  # spaced letters: no clause break, still a question
+    # Round-5 vocabulary, each kind with a benign twin.
+    ("鹦鹉 一只三百 要的私我", "banned_goods"),  # a pet offered with a price per animal
+    ("我家鹦鹉会说你好", None),
+    ("二踢脚 礼炮 都有货 私聊", "banned_goods"),  # fireworks by type, offered
+    ("小时候过年放二踢脚", None),  # a memory, no offer
+    ("墙插里的摄像头 一点看不出来", "banned_goods"),  # a camera told by its hiding place
+    ("这个摄像头画质很清楚", None),  # a home camera
+    ("手机信号屏蔽的那种 考场能用", "banned_goods"),
+    ("复刻的百达翡丽 跟专柜看不出区别", "banned_goods"),  # a replica named as one
+    ("这款球鞋是品牌官方复刻版", None),  # a brand re-issuing its own model
+    ("新华社都点名表扬过这款茶", "state_symbol"),  # state media named as endorser
+    ("我在新华社上班", None),
+    ("这就是护肤界的品质天花板", "absolute_term"),
+    ("我家天花板漏水了", None),
+    ("跟着我投 半年翻倍", "false_promotion"),  # a return promised on an investment
+    ("今天下单的人数翻倍了", None),
+    ("这件衬衫原价三百九，今天不要三百九，不要两百，八十九拿走", "false_promotion"),
+    ("不要急不要急，库存够", None),  # 不要 twice without a counter price
+    ("喝了半年 肾结石都排出来了", "medical_claim"),  # a cure told by what happened
+    ("那个摔炮小孩能玩吗", None),
+    ("穿成这样就是出来卖的", "vulgar"),  # an insult to the anchor
 ]
 
 
