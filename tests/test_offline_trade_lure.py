@@ -411,6 +411,31 @@ ROUND4 = [
 ]
 
 
+ROUND5 = [
+    ("想要的加我 ID：meimei_2023", "contact_handle"),  # an id marker before a WeChat-style id
+    ("直播间id在左上角", None),  # an id mentioned, no handle
+    ("video很清楚", None),  # id inside an English word
+    ("批发的加我绿色软件", "contact_handle"),  # WeChat by euphemism
+    ("这个软件是绿色软件吗", None),
+    ("台湾的朋友加我赖 shop_ann88", "contact_handle"),  # LINE
+    ("这件衣服真不赖", None),
+    ("wei信 summer_tea66 找我", "contact_handle"),
+    ("量大的直接对公打款 我给你开票", "offline_payment"),
+    ("两箱以上的别走链接了 私聊", "offline_payment"),
+    ("直播间链接拍就行", None),
+    ("课程都在我们的APP上 应用商店下载就能学", "platform_redirect"),  # the app named, then the download
+    ("这个app很好用", None),
+    ("要的去微博搜我店名", "platform_redirect"),
+    ("我在微博上看到过你们", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND5)
+def test_round5_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detector.detect(ctx(text))}
+    assert (category in found) if category else not found, (text, found)
+
+
 @pytest.mark.parametrize(("text", "category"), ROUND4)
 def test_round4_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detector.detect(ctx(text))}
