@@ -240,14 +240,21 @@ class ProhibitedClaimDetector:
         after = tuple(sorted({n for side, n in rule.requires if side != "before"}))
         return finder(before), finder(after), tuple(self._finders[n] for _, n in rule.requires_all)
 
-    def _cue_before(self, before: str, set_name: str, gap: int = _CUE_GAP) -> bool:
+    def _cue_before(self, before: str, set_name: str, gap: int = _CUE_GAP, owner: str | None = None) -> bool:
         """A cue ending at most ``gap`` chars before the hit; a one-char cue (不, 别) must touch
-        it, or 不要错过全网最低价 would read as a negation."""
+        it, or 不要错过全网最低价 would read as a negation. With ``owner``, a word of that set
+        standing in the gap takes the cue for itself (不用垫付一单一结: 不用 negates 垫付, not
+        一单一结)."""
         tail = before[-(self._max_cue + gap):]
         if not self._has(set_name, tail):  # the common case, settled by one regex scan
             return False
-        return any(len(tail) - (tail.rfind(cue) + len(cue)) <= (gap if len(cue) > 1 else 0)
-                   for cue in self._cues[set_name] if cue in tail)
+        for cue in self._cues[set_name]:
+            k = tail.rfind(cue)
+            if k < 0 or len(tail) - (k + len(cue)) > (gap if len(cue) > 1 else 0):
+                continue
+            if owner is None or not self._has(owner, tail[k + len(cue):]):
+                return True
+        return False
 
     def _mask(self, text: str, set_name: str) -> str:
         """``text`` with the words of a set blanked out, lengths kept."""
@@ -298,7 +305,7 @@ class ProhibitedClaimDetector:
         """A word of the set lies within text[lo:hi] at least once without a cue negation right
         before it. Whether a cue is negated depends only on where it starts, so each start
         position is checked once, whichever words start there."""
-        return any(not self._cue_before(text[:m.start()], "cue_negation_cues", _CUE_NEGATION_GAP)
+        return any(not self._cue_before(text[:m.start()], "cue_negation_cues", _CUE_NEGATION_GAP, set_name)
                    for m in self._finders[set_name].finditer(text, lo, hi))
 
     def _has(self, set_name: str, text: str) -> bool:

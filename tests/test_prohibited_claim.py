@@ -599,6 +599,19 @@ ROUND5 = [
     ("喝了半年 肾结石都排出来了", "medical_claim"),  # a cure told by what happened
     ("那个摔炮小孩能玩吗", None),
     ("穿成这样就是出来卖的", "vulgar"),  # an insult to the anchor
+    ("泡了两个月 肩周炎全好了", "medical_claim"),  # a disease of the round-5 list, cured
+    ("肩周炎的人可以用吗", None),
+    ("敷了一周 中医都没这效果", "medical_claim"),  # better than treatment
+    ("喝了以后白细胞升上来了", "medical_claim"),
+    ("今晚帮我冲单量 拍了就退", "fake_transaction"),
+    ("评价写满五十字 找客服领小红包", "fake_transaction"),
+    ("评价随便写，写满几个字就行", None),  # a review asked for, no reward
+    ("拍满三单的 每人返二十 东西不用要", "fake_transaction"),
+    ("拍满三单包邮", None),  # a real multi-buy offer
+    ("店里缺单 互刷的姐妹有吗 滴滴我", "fake_transaction"),  # a question that solicits
+    # A cue negation belongs to the cue right after it: 不用 negates 垫付, not 日结 after it.
+    ("帮店铺拍单 不用垫付 日结", "fake_transaction"),
+    ("帮店铺拍单 不用垫付", None),
 ]
 
 
