@@ -242,6 +242,15 @@ def test_compose_references_exist() -> None:
     assert targets == ["worker:9464"]
 
 
+def test_compose_runs_the_prometheus_the_tests_check(promtool: str) -> None:
+    # Rules and dashboards are validated by this promtool; deploying another major/minor
+    # version would ship what was never checked.
+    tested = re.search(r"version (\d+\.\d+)\.", subprocess.run([promtool, "--version"], capture_output=True,
+                                                              text=True, timeout=30).stdout)
+    image = yaml_load(COMPOSE)["services"]["prometheus"]["image"]
+    assert tested is not None and re.fullmatch(rf"prom/prometheus:v{re.escape(tested.group(1))}\.\d+", image), image
+
+
 def test_compose_config_is_valid_for_docker() -> None:
     has_compose = shutil.which("docker") and subprocess.run(["docker", "compose", "version"],
                                                             capture_output=True).returncode == 0
