@@ -430,6 +430,27 @@ ROUND5 = [
 ]
 
 
+ROUND6 = [
+    ("要货的加我 徽信 tea_house99", "contact_handle"),  # a sound-alike the pinyin table lacks
+    ("加我卫星 lan_shop2024", "contact_handle"),
+    ("卫星导航很准", None),
+    ("xin: nana_shop01", "contact_handle"),
+    ("扫我头像上的二维码进群", "contact_handle"),
+    ("头像是我家猫", None),
+    ("定金转我就给你留货", "offline_payment"),
+    ("不用走平台 定金直接转我", "offline_payment"),
+    ("不可以私下转账哦，都走平台", None),  # a warning
+    ("有没有企鹅图案的杯子", None),
+    ("我自己去1688拿过货 质量一般", None),  # the speaker's own trip
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND6)
+def test_round6_constructions(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detector.detect(ctx(text))}
+    assert (category in found) if category else not found, (text, found)
+
+
 @pytest.mark.parametrize(("text", "category"), ROUND5)
 def test_round5_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detector.detect(ctx(text))}

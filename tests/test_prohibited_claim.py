@@ -619,3 +619,27 @@ ROUND5 = [
 def test_round5_context(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detect(detector, text, kind="danmaku")}
     assert (category in found) if category else not found, (text, found)
+
+
+# ---- round 6 (2026-11-28): constructions rather than words --------------------------------
+ROUND6 = [
+    ("这个面膜没有比它更补水的了", "absolute_term"),  # a comparison no rival wins
+    ("没有比这更适合送礼的吗", None),  # asked
+    ("这款耳机全网就我们一家在卖", "absolute_term"),
+    ("这款耳机我们家就两种颜色", None),
+    ("这个价格就是地板价了", "absolute_term"),
+    ("木地板价格多少一平", None),  # 地板价 cut across 木地板 + 价格: whole word wanted
+    ("用了半年 脊柱侧弯都正过来了", "medical_claim"),
+    ("脊柱侧弯的孩子能用吗", None),
+    ("收益不高 但稳稳地赚", "false_promotion"),
+    ("拍三号链接那个，实际给你发的是整套", "fake_transaction"),  # 拍A发B told by what ships
+    ("拍三号链接就行，发顺丰", None),
+    ("给首长喝的茶就是这款", "state_symbol"),
+    ("领口再低点 让哥看看", "vulgar"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), ROUND6)
+def test_round6_constructions(detector: ProhibitedClaimDetector, text: str, category: str | None) -> None:
+    found = {f.category for f in detect(detector, text, kind="danmaku")}
+    assert (category in found) if category else not found, (text, found)
