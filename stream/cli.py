@@ -190,18 +190,25 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from contextlib import aclosing
+
     from .kafka_io import follow
     from .render import matches, render
 
     settings = _settings()
 
     async def run() -> None:
-        async for topic, record in follow(settings, args.topics, args.from_beginning, args.idle_exit):
-            if not matches(record, room=args.room, severity=args.severity, detector=args.detector,
-                           measure=args.measure):
-                continue
-            line = orjson.dumps(record).decode() if args.json else render(topic, record, color=sys.stdout.isatty())
-            print(line, flush=True)
+        printed = 0
+        async with aclosing(follow(settings, args.topics, args.from_beginning, args.idle_exit)) as records:
+            async for topic, record in records:
+                if not matches(record, room=args.room, severity=args.severity, detector=args.detector,
+                               measure=args.measure):
+                    continue
+                line = orjson.dumps(record).decode() if args.json else render(topic, record, color=sys.stdout.isatty())
+                print(line, flush=True)
+                printed += 1
+                if printed == args.limit:  # --from-beginning on a long-lived topic would never end
+                    return
 
     try:
         _run_kafka(settings, run)
@@ -284,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-exit", type=float, default=0.0, help="exit after this many seconds without records")
+    p.add_argument("--limit", type=int, default=0, help="exit after printing this many records (0: no limit)")
     p.set_defaults(func=cmd_tail)
 
     p = sub.add_parser("settings", help="print the effective settings (secrets masked)")

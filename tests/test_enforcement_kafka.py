@@ -138,3 +138,8 @@ def test_manual_cutoff_and_restore_are_published_and_audited(kafka_settings: Set
     assert tail.returncode == 0, tail.stderr
     lines = tail.stdout.strip().splitlines()
     assert len(lines) == 2 and "CUT (manual review-required)" in lines[0] and "RESTORE (manual)" in lines[1]
+    # --limit ends the tail after that many matching records, without waiting to go idle.
+    first = livemod(kafka_settings, "tail", "--from-beginning", "--limit", "1", "--room", "room-9",
+                    "--topics", "mod.cutoff")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines() == lines[:1]
