@@ -89,8 +89,10 @@ class Prometheus:
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:
                 return json.load(resp)
-        except urllib.error.HTTPError as exc:  # 400 on a bad query: the body says why
-            return json.load(exc)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 400:  # 503 "Service Unavailable" while starting: wait() retries it
+                raise
+            return json.load(exc)  # 400 on a bad query: the JSON body says why
 
     def query(self, expr: str) -> dict[str, Any]:
         return self.get("/api/v1/query", query=expr)
@@ -107,7 +109,7 @@ class Prometheus:
             try:
                 if check():
                     return
-            except OSError:  # not listening yet
+            except OSError:  # not listening, or not ready (HTTPError 503 is an OSError)
                 pass
             time.sleep(0.5)
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
