@@ -450,8 +450,8 @@ def _clause_context(original: str, s: int, e: int) -> tuple[str, str, bool, str]
     if stop is not None:
         after = after[:stop.start()]
     space = _SPACE_BREAK.search(after)
-    final = after[:space.start()] if space is not None else after
-    return normalized_text(before), normalized_text(after), asked, normalized_text(final)
+    folded = normalized_text(after)
+    return normalized_text(before), folded, asked, folded if space is None else normalized_text(after[:space.start()])
 
 
 def _sentence_after(original: str, e: int) -> str:

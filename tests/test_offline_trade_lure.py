@@ -445,20 +445,8 @@ ROUND6 = [
 ]
 
 
-@pytest.mark.parametrize(("text", "category"), ROUND6)
-def test_round6_constructions(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
-    found = {f.category for f in detector.detect(ctx(text))}
-    assert (category in found) if category else not found, (text, found)
-
-
-@pytest.mark.parametrize(("text", "category"), ROUND5)
-def test_round5_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
-    found = {f.category for f in detector.detect(ctx(text))}
-    assert (category in found) if category else not found, (text, found)
-
-
-@pytest.mark.parametrize(("text", "category"), ROUND4)
-def test_round4_vocabulary(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
+@pytest.mark.parametrize(("text", "category"), ROUND4 + ROUND5 + ROUND6)
+def test_lexicon_rounds(detector: OfflineTradeLureDetector, text: str, category: str | None) -> None:
     found = {f.category for f in detector.detect(ctx(text))}
     assert (category in found) if category else not found, (text, found)
 
